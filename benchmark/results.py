@@ -1,0 +1,165 @@
+"""Tidy result rows: one row per measured number, validated, written atomically.
+
+Every producer (evaluate, flops, priors, ...) builds rows with :func:`make_row` and writes them
+with :func:`write_rows`; every consumer (aggregate, figures, regress) reads them with
+:func:`read_rows`. Nothing here imports torch or a method.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import os
+import platform
+import subprocess
+import tempfile
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, Dict, Iterable, List, Mapping, Optional
+
+import pandas as pd
+
+from benchmark.errors import DsbenchError
+
+IDENTITY = ["run_id", "dataset", "split", "method", "model", "height", "width", "seed"]
+MEASUREMENT = ["metric", "value", "unit", "class_name", "band_px", "size_bin", "n_superpixels", "stage"]
+STATUS = ["status", "reason"]
+PROVENANCE = ["git_sha", "git_dirty", "device", "torch", "timm", "created", "config_hash"]
+COLUMNS = IDENTITY + MEASUREMENT + STATUS + PROVENANCE
+STATUSES = ("ok", "skipped", "failed")
+REQUIRED = ["run_id", "dataset", "method", "metric", "status"]
+# Sort key that makes results/metrics.csv diff cleanly in review.
+SORT_KEY = ["dataset", "method", "model", "height", "width", "seed", "split", "metric", "stage",
+            "class_name", "band_px", "size_bin", "n_superpixels", "run_id"]
+INT_COLUMNS = ["height", "width", "seed", "band_px", "n_superpixels"]
+
+
+def make_row(identity: Mapping[str, Any], metric: str, value: Any, unit: str = "", *,
+             status: str = "ok", reason: str = "", provenance: Optional[Mapping[str, Any]] = None,
+             **measurement: Any) -> Dict[str, Any]:
+    """One tidy row. ``measurement`` takes the optional columns (class_name, band_px, ...)."""
+    unknown = set(measurement) - set(MEASUREMENT)
+    if unknown:
+        raise ValueError(f"unknown measurement column(s) {sorted(unknown)}; allowed: {MEASUREMENT}")
+    row: Dict[str, Any] = {c: None for c in COLUMNS}
+    row.update({k: identity.get(k) for k in IDENTITY})
+    row.update(provenance or {})
+    row.update(measurement)
+    row.update(metric=metric, value=value, unit=unit, status=status, reason=reason)
+    return row
+
+
+def validate_rows(df: pd.DataFrame, source: str = "rows") -> pd.DataFrame:
+    """Reject malformed rows with a one-line error naming the source and the problem."""
+    missing = [c for c in COLUMNS if c not in df.columns]
+    if missing:
+        raise DsbenchError(f"{source}: missing column(s) {', '.join(missing)}; rows must follow benchmark.results.COLUMNS")
+    extra = [c for c in df.columns if c not in COLUMNS]
+    if extra:
+        raise DsbenchError(f"{source}: unknown column(s) {', '.join(extra)}; rows must follow benchmark.results.COLUMNS")
+    for col in REQUIRED:
+        bad = df[col].isna() | (df[col].astype(str) == "")
+        if bad.any():
+            raise DsbenchError(f"{source}: row {int(bad.idxmax())} has no {col!r}; every row needs {', '.join(REQUIRED)}")
+    bad_status = ~df["status"].isin(STATUSES)
+    if bad_status.any():
+        i = int(bad_status.idxmax())
+        raise DsbenchError(f"{source}: row {i} status {df['status'][i]!r} is not one of {', '.join(STATUSES)}")
+    values = pd.to_numeric(df["value"], errors="coerce")
+    ok = df["status"] == "ok"
+    bad_value = ok & (values.isna() | ~values.map(lambda v: math.isfinite(v) if v == v else False))
+    if bad_value.any():
+        i = int(bad_value.idxmax())
+        raise DsbenchError(f"{source}: row {i} ({df['metric'][i]}) has status ok but value {df['value'][i]!r} is not a finite number")
+    not_ok = ~ok & (df["reason"].isna() | (df["reason"].astype(str) == ""))
+    if not_ok.any():
+        raise DsbenchError(f"{source}: row {int(not_ok.idxmax())} is {df['status'][int(not_ok.idxmax())]} without a reason; give one")
+    return df
+
+
+def to_frame(rows: Iterable[Mapping[str, Any]]) -> pd.DataFrame:
+    df = pd.DataFrame(list(rows), columns=COLUMNS)
+    for col in INT_COLUMNS:
+        df[col] = pd.to_numeric(df[col], errors="coerce").astype("Int64")
+    df["value"] = pd.to_numeric(df["value"], errors="coerce")
+    return df
+
+
+def sort_rows(df: pd.DataFrame) -> pd.DataFrame:
+    return df.sort_values(SORT_KEY, kind="mergesort", na_position="first").reset_index(drop=True)[COLUMNS]
+
+
+def atomic_write_text(path: os.PathLike, text: str) -> None:
+    """Write ``text`` to ``path`` via a temporary file and rename: readers never see half a file."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w", newline="") as fh:
+            fh.write(text)
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+
+
+def write_rows(path: os.PathLike, rows: Iterable[Mapping[str, Any]] | pd.DataFrame) -> pd.DataFrame:
+    """Validate, sort and atomically write tidy rows as CSV; returns the frame written."""
+    df = rows if isinstance(rows, pd.DataFrame) else to_frame(rows)
+    df = sort_rows(validate_rows(df, str(path)))
+    atomic_write_text(path, df.to_csv(index=False, float_format="%.10g"))
+    return df
+
+
+def read_rows(path: os.PathLike) -> pd.DataFrame:
+    path = Path(path)
+    if not path.is_file():
+        raise DsbenchError(f"{path}: no such metrics file; run the pipeline (snakemake) or `dsbench aggregate` first")
+    try:
+        df = pd.read_csv(path, keep_default_na=True, dtype={"class_name": "string", "reason": "string", "unit": "string",
+                                                             "stage": "string", "size_bin": "string"})
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
+        raise DsbenchError(f"{path}: not a readable CSV ({exc.__class__.__name__}); regenerate it with `dsbench aggregate`")
+    validate_rows(df, str(path))
+    for col in INT_COLUMNS:
+        df[col] = pd.to_numeric(df[col], errors="coerce").astype("Int64")
+    return df
+
+
+def config_hash(config: Mapping[str, Any]) -> str:
+    blob = json.dumps(config, sort_keys=True, default=str).encode()
+    return hashlib.sha256(blob).hexdigest()[:12]
+
+
+def _git(*args: str) -> str:
+    try:
+        here = Path(__file__).resolve().parent
+        return subprocess.run(["git", *args], cwd=here, capture_output=True, text=True, timeout=10).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        return ""
+
+
+def provenance(device: str = "cpu", config: Optional[Mapping[str, Any]] = None) -> Dict[str, Any]:
+    """Where a number came from: code version, device, library versions, date, config hash."""
+    try:
+        import torch
+        torch_version = torch.__version__
+    except ImportError:  # figures and regress never need torch
+        torch_version = ""
+    try:
+        import timm
+        timm_version = timm.__version__
+    except ImportError:
+        timm_version = ""
+    sha = _git("rev-parse", "HEAD") or "unknown"
+    dirty = bool(_git("status", "--porcelain", "--untracked-files=no")) if sha != "unknown" else False
+    return {
+        "git_sha": sha,
+        "git_dirty": dirty,
+        "device": device if device != "cpu" else f"cpu ({platform.machine()})",
+        "torch": torch_version,
+        "timm": timm_version,
+        "created": datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "config_hash": config_hash(config or {}),
+    }

@@ -1,0 +1,76 @@
+"""The contract every downsampling method fills.
+
+A method turns a high-resolution image into a sampling grid (``sampler``), says how labels are
+sampled on that grid (``label_mode``) and how low-res predictions go back to full resolution
+(``unsample_mode``), and gives the training loss. Its hyperparameters are one dataclass
+(``Config``). A method is an ``nn.Module`` so that learned samplers (auxiliary nets,
+deformation modules) train, checkpoint and count FLOPs with the segmentation network.
+"""
+from __future__ import annotations
+
+import abc
+import dataclasses
+from typing import Any, ClassVar, Dict, Mapping, Optional, Type
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+from benchmark.errors import DsbenchError
+from benchmark.sampling import IGNORE_INDEX, Size
+
+
+@dataclasses.dataclass
+class MethodConfig:
+    """Hyperparameters shared by all methods; subclasses add their own fields."""
+
+    image_mode: str = "bilinear"  # how the colour image is resampled on the grid
+
+
+class DownsamplingMethod(nn.Module, abc.ABC):
+    name: ClassVar[str] = ""
+    Config: ClassVar[Type[MethodConfig]] = MethodConfig
+    label_mode: str = "nearest"
+    unsample_mode: str = "bilinear"
+    # True for samplers computed from ground truth (e.g. simulated edge-based): they may only
+    # see labels during training, and evaluation must not pass them.
+    uses_labels_at_train: ClassVar[bool] = False
+
+    def __init__(self, config: Optional[MethodConfig] = None, **overrides: Any):
+        super().__init__()
+        config = config or self.Config()
+        if overrides:
+            config = dataclasses.replace(config, **overrides)
+        self.config = config
+
+    @classmethod
+    def from_options(cls, options: Optional[Mapping[str, Any]] = None) -> "DownsamplingMethod":
+        """Build from a plain mapping (config file, CLI); unknown keys are a user error."""
+        options = dict(options or {})
+        fields = {f.name for f in dataclasses.fields(cls.Config)}
+        unknown = sorted(set(options) - fields)
+        if unknown:
+            raise DsbenchError(
+                f"method {cls.name!r} has no option {', '.join(unknown)}; its options are {', '.join(sorted(fields))}"
+            )
+        return cls(cls.Config(**options))
+
+    def options(self) -> Dict[str, Any]:
+        return dataclasses.asdict(self.config)
+
+    # -- the interface -------------------------------------------------------------------
+    @abc.abstractmethod
+    def sampler(self, image_hr: torch.Tensor, size_lr: Size, labels_hr: Optional[torch.Tensor] = None) -> torch.Tensor:
+        """Sampling grid ``(B, h, w, 2)`` for ``image_hr`` ``(B, 3, H, W)``."""
+
+    def loss(self, logits_lr: torch.Tensor, labels_lr: torch.Tensor, extras: Dict[str, torch.Tensor]) -> torch.Tensor:
+        """Training loss on the low-res output; default cross-entropy with ignore 255."""
+        return F.cross_entropy(logits_lr.float(), labels_lr, ignore_index=IGNORE_INDEX)
+
+    def skip_reason(self, *, dataset: str, model: str, size_lr: Size, size_hr: Optional[Size] = None) -> Optional[str]:
+        """Why this method declines a setting (recorded as a ``skipped`` row), or None."""
+        return None
+
+    def extra_loss_terms(self) -> Dict[str, torch.Tensor]:
+        """Auxiliary losses computed during the last ``sampler`` call (e.g. an edge loss)."""
+        return {}
