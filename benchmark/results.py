@@ -163,3 +163,32 @@ def provenance(device: str = "cpu", config: Optional[Mapping[str, Any]] = None) 
         "created": datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
         "config_hash": config_hash(config or {}),
     }
+
+
+# The metric names every producer uses, with their units. Fractions are stored in [0, 1];
+# figures show percentages. Costs are integers named by convention (macs: one fused
+# multiply-add = 1, fvcore's count; flops = 2 x macs).
+METRICS: Dict[str, str] = {
+    "miou": "fraction",                  # mean IoU over the dataset's evaluation classes
+    "miou_target": "fraction",           # mean IoU over the target classes (Marin)
+    "iou": "fraction",                   # per class (class_name)
+    "pixel_accuracy": "fraction",
+    "trimap_accuracy": "fraction",       # per band width (band_px)
+    "recall_by_size": "fraction",        # per size bin (size_bin q1..q4), class_name or "all"
+    "miou_intrinsic": "fraction",        # mIoU(Y', Y): labels sampled then unsampled (Jin)
+    "class_frequency": "fraction",       # per class and stage ("original" / "sampled")
+    "prior_discrepancy": "fraction",     # D_{d,c} (Alcover-Couso eq. 5), per class, stage=mode@scale
+    "macs": "MAC",                       # per stage (sampler, network, unsampler, total)
+    "flops": "FLOP",                     # 2 x macs, per stage
+    "params": "count",                   # per stage
+    "unsupported_ops": "count",          # ops fvcore could not count (class_name = op name)
+    "fraction_pixels_sampled": "fraction",
+    "latency_ms": "ms",                  # median per image after warm-up
+    "peak_memory_mib": "MiB",
+    "train_loss": "nats",                # last logged training loss
+    "train_iters_per_s": "it/s",
+    "eval_images_per_s": "img/s",
+    "asa": "fraction",                   # superpixels: achievable segmentation accuracy
+    "boundary_recall": "fraction",
+    "boundary_precision": "fraction",
+}
