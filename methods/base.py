@@ -17,7 +17,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from benchmark.errors import DsbenchError
-from benchmark.sampling import IGNORE_INDEX, Size
+from benchmark.sampling import IGNORE_INDEX, Size, resample
 
 
 @dataclasses.dataclass
@@ -62,6 +62,10 @@ class DownsamplingMethod(nn.Module, abc.ABC):
     @abc.abstractmethod
     def sampler(self, image_hr: torch.Tensor, size_lr: Size, labels_hr: Optional[torch.Tensor] = None) -> torch.Tensor:
         """Sampling grid ``(B, h, w, 2)`` for ``image_hr`` ``(B, 3, H, W)``."""
+
+    def downsample_image(self, image_hr: torch.Tensor, grid_lr: torch.Tensor) -> torch.Tensor:
+        """Low-res network input; resampling on the grid unless a method learns its own resizer."""
+        return resample(image_hr, grid_lr, self.config.image_mode)
 
     def loss(self, logits_lr: torch.Tensor, labels_lr: torch.Tensor, extras: Dict[str, torch.Tensor]) -> torch.Tensor:
         """Training loss on the low-res output; default cross-entropy with ignore 255."""

@@ -1,0 +1,53 @@
+"""Side-by-side performance benchmarks (`dsbench perf NAME`).
+
+Each benchmark is a function registered in ``PERF`` that measures a baseline and our
+implementation in one run, on the same inputs, and returns a :class:`PerfResult`. Ratios, not
+absolute times, are the claim: these machines are noisy.
+"""
+from __future__ import annotations
+
+import dataclasses
+import statistics
+import time
+from typing import Any, Callable, Dict, List, Optional
+
+from benchmark.registry import Registry
+
+PERF = Registry("perf benchmark")
+
+
+@dataclasses.dataclass
+class PerfResult:
+    name: str
+    baseline: str          # what the baseline is, in words
+    baseline_s: float
+    ours_s: float
+    floor_s: Optional[float] = None   # a lower bound for the same output (e.g. memory-bound op)
+    details: Dict[str, Any] = dataclasses.field(default_factory=dict)
+    rows: List[Dict[str, Any]] = dataclasses.field(default_factory=list)  # extra table rows (other sizes)
+
+    @property
+    def speedup(self) -> float:
+        return self.baseline_s / self.ours_s
+
+    def as_json(self) -> Dict[str, Any]:
+        out = {"name": self.name, "baseline": self.baseline, "baseline_s": self.baseline_s,
+               "ours_s": self.ours_s, "speedup": self.speedup}
+        if self.floor_s is not None:
+            out["floor_s"] = self.floor_s
+            out["ours_over_floor"] = self.ours_s / self.floor_s
+        out.update(self.details)
+        if self.rows:
+            out["rows"] = self.rows
+        return out
+
+
+def best_of(fn: Callable[[], Any], repeats: int = 3) -> float:
+    """Median wall time of ``repeats`` calls (after one warm-up call)."""
+    fn()
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - start)
+    return statistics.median(times)
