@@ -35,6 +35,8 @@ class DownsamplingMethod(nn.Module, abc.ABC):
     # True for samplers computed from ground truth (e.g. simulated edge-based): they may only
     # see labels during training, and evaluation must not pass them.
     uses_labels_at_train: ClassVar[bool] = False
+    # True only for oracle studies whose sampler needs ground truth at evaluation too.
+    uses_labels_at_eval: ClassVar[bool] = False
 
     def __init__(self, config: Optional[MethodConfig] = None, **overrides: Any):
         super().__init__()

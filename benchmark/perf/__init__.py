@@ -30,6 +30,22 @@ class PerfResult:
     def speedup(self) -> float:
         return self.baseline_s / self.ours_s
 
+    def table(self) -> str:
+        """Human-readable side-by-side table with the ratios."""
+        lines = [f"{self.name}: ours vs {self.baseline}", f"{'':<22}{'seconds':>12}"]
+        lines.append(f"{'baseline':<22}{self.baseline_s:>12.4f}")
+        lines.append(f"{'ours':<22}{self.ours_s:>12.4f}")
+        if self.floor_s is not None:
+            lines.append(f"{'floor':<22}{self.floor_s:>12.4f}")
+        lines.append(f"speedup (baseline / ours): {self.speedup:.1f}x")
+        if self.floor_s is not None:
+            lines.append(f"ours / floor: {self.ours_s / self.floor_s:.2f}x")
+        for key, value in self.details.items():
+            lines.append(f"{key}: {value}")
+        for row in self.rows:
+            lines.append("  " + ", ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in row.items()))
+        return "\n".join(lines)
+
     def as_json(self) -> Dict[str, Any]:
         out = {"name": self.name, "baseline": self.baseline, "baseline_s": self.baseline_s,
                "ours_s": self.ours_s, "speedup": self.speedup}

@@ -1,0 +1,296 @@
+"""``dsbench`` (= ``python -m benchmark``): each verb a thin shell over library functions.
+
+Imports are local to each verb so that ``dsbench figures``/``regress``/``aggregate`` never load
+torch or a method.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from typing import Callable, Dict, List, Optional, Sequence, Tuple
+
+from benchmark.errors import DsbenchError
+
+
+def parse_size(text: str) -> Tuple[int, int]:
+    """``64x128`` -> (64, 128); anything else is a one-line error."""
+    try:
+        h, w = (int(v) for v in text.lower().split("x"))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not HxW, e.g. 64x128")
+    if h <= 0 or w <= 0:
+        raise argparse.ArgumentTypeError(f"{text!r}: height and width must be positive, e.g. 64x128")
+    return h, w
+
+
+def parse_split_sizes(text: str) -> Dict[str, int]:
+    """``train=64,val=16`` -> {"train": 64, "val": 16}."""
+    sizes: Dict[str, int] = {}
+    for part in text.split(","):
+        name, _, count = part.partition("=")
+        if not name or not count.isdigit():
+            raise argparse.ArgumentTypeError(f"{text!r} is not NAME=COUNT[,NAME=COUNT], e.g. train=64,val=16")
+        sizes[name.strip()] = int(count)
+    return sizes
+
+
+def parse_options(items: Sequence[str]) -> Dict[str, object]:
+    """``key=value`` pairs; values parsed as JSON where they can be (numbers, lists, booleans)."""
+    options: Dict[str, object] = {}
+    for item in items or []:
+        key, sep, value = item.partition("=")
+        if not sep:
+            raise DsbenchError(f"--option {item!r} must be KEY=VALUE, e.g. --option lam=1.0")
+        try:
+            options[key] = json.loads(value)
+        except json.JSONDecodeError:
+            options[key] = value
+    return options
+
+
+# -- verbs --------------------------------------------------------------------------------
+
+def cmd_make_data(args: argparse.Namespace) -> int:
+    from benchmark.data import DATASETS
+    from benchmark.data.synthcity import make_synthcity
+
+    spec = DATASETS.get(args.dataset)
+    if not spec.has_generator:
+        raise DsbenchError(f"dataset {args.dataset!r} cannot be generated; point --root at its files instead")
+    kwargs = {"seed": args.seed}
+    if args.split_sizes:
+        kwargs["split_sizes"] = args.split_sizes
+    if args.size:
+        kwargs["size"] = args.size
+    stats = make_synthcity(args.root, **kwargs)
+    print(f"wrote {args.dataset} to {args.root} in {stats.get('seconds', float('nan')):.1f} s")
+    return 0
+
+
+def _run_config_from_args(args: argparse.Namespace):
+    from benchmark.engine.run_config import RunConfig
+
+    return RunConfig(dataset=args.dataset, root=args.root, method=args.method, model=args.model,
+                     encoder=args.encoder, output_stride=args.output_stride, resolution=args.resolution,
+                     seed=args.seed, out=args.out, iters=args.iters, batch_size=args.batch_size, lr=args.lr,
+                     checkpoint_every=args.checkpoint_every, crop=args.crop, device=args.device,
+                     weights=args.weights, method_options=parse_options(args.option),
+                     eval_split=args.eval_split, train_split=args.train_split)
+
+
+def cmd_train(args: argparse.Namespace) -> int:
+    from benchmark.engine.train import train
+
+    result = train(_run_config_from_args(args), progress=not args.quiet)
+    print(json.dumps(result))
+    return 0
+
+
+def cmd_evaluate(args: argparse.Namespace) -> int:
+    from benchmark.engine.evaluate import evaluate_run
+
+    out = evaluate_run(args.run, device=args.device, save_predictions=args.save_predictions,
+                       center_crop=args.center_crop, target_classes=args.target_classes, progress=not args.quiet)
+    print(f"wrote {out}")
+    return 0
+
+
+def cmd_flops(args: argparse.Namespace) -> int:
+    from benchmark.cost.report import cost_of_model, cost_of_run
+
+    if args.run:
+        out = cost_of_run(args.run, device=args.device, latency=not args.no_latency)
+        print(f"wrote {out}")
+        return 0
+    if not (args.model and args.resolution):
+        raise DsbenchError("flops needs --run RUN, or --model NET --resolution HxW (and optionally --method, --image-size)")
+    cost = cost_of_model(args.model, method=args.method, resolution=args.resolution, image_size=args.image_size,
+                         encoder=args.encoder, dataset=args.dataset, method_options=parse_options(args.option))
+    if args.json:
+        print(json.dumps(cost, indent=2, sort_keys=True))
+    else:
+        print(f"{'stage':<10} {'GMACs':>10} {'GFLOPs':>10} {'params':>12}")
+        for stage, c in cost["stages"].items():
+            print(f"{stage:<10} {c['macs'] / 1e9:>10.4f} {c['flops'] / 1e9:>10.4f} {c['params']:>12,}")
+        print(f"{'total':<10} {cost['macs'] / 1e9:>10.4f} {cost['flops'] / 1e9:>10.4f} {cost['params']:>12,}")
+    return 0
+
+
+def cmd_aggregate(args: argparse.Namespace) -> int:
+    from benchmark.aggregate import aggregate
+
+    df = aggregate(args.runs, args.out)
+    print(f"wrote {len(df)} rows to {args.out}")
+    return 0
+
+
+def cmd_regress(args: argparse.Namespace) -> int:
+    from benchmark.regress import format_report, regress
+
+    report, passed = regress(args.metrics, args.reference, args.tolerances)
+    print(format_report(report))
+    print("regression check: PASSED" if passed else "regression check: FAILED")
+    return 0 if passed else 1
+
+
+def cmd_refresh_reference(args: argparse.Namespace) -> int:
+    from benchmark.regress import refresh_reference
+
+    print(refresh_reference(args.metrics, args.reference))
+    return 0
+
+
+def cmd_figures(args: argparse.Namespace) -> int:
+    from paper_figures.build import build_all
+
+    written = build_all(args.metrics, args.out, only=args.only)
+    for path in written:
+        print(path)
+    return 0
+
+
+def cmd_perf(args: argparse.Namespace) -> int:
+    import benchmark.perf.all  # noqa: F401  registers every benchmark
+    from benchmark.perf import PERF
+
+    result = PERF.get(args.name.replace("-", "_"))(quick=args.quick)
+    if args.json:
+        print(json.dumps(result.as_json(), indent=2))
+    else:
+        print(result.table())
+    return 0
+
+
+def cmd_priors(args: argparse.Namespace) -> int:
+    from benchmark.priors import priors_to_csv
+
+    out = priors_to_csv(args.dataset, args.root, args.out, split=args.split)
+    print(f"wrote {out}")
+    return 0
+
+
+def cmd_train_aux(args: argparse.Namespace) -> int:
+    from methods.edge_based import train_aux_net
+
+    result = train_aux_net(args.dataset, args.root, args.out, size_in=args.size_in, size_out=args.size_out,
+                           iters=args.iters, batch_size=args.batch_size, seed=args.seed, device=args.device,
+                           **parse_options(args.option))
+    print(json.dumps(result))
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="dsbench", description=__doc__.splitlines()[0])
+    sub = parser.add_subparsers(dest="verb", required=True)
+
+    def verb(name: str, fn: Callable[[argparse.Namespace], int], help: str) -> argparse.ArgumentParser:
+        p = sub.add_parser(name, help=help, description=help)
+        p.set_defaults(fn=fn)
+        return p
+
+    p = verb("make-data", cmd_make_data, "generate an embedded dataset (synthcity) in the Cityscapes layout")
+    p.add_argument("--dataset", default="synthcity")
+    p.add_argument("--root", required=True)
+    p.add_argument("--split-sizes", type=parse_split_sizes, default=None, help="e.g. train=64,val=16")
+    p.add_argument("--size", type=parse_size, default=None, help="image size HxW (default 512x1024)")
+    p.add_argument("--seed", type=int, default=0)
+
+    p = verb("train", cmd_train, "train a method + segmentation network (resumes an interrupted run)")
+    p.add_argument("--dataset", required=True)
+    p.add_argument("--root", required=True)
+    p.add_argument("--method", required=True)
+    p.add_argument("--model", required=True)
+    p.add_argument("--encoder", default=None, help="timm encoder name (default: the model's)")
+    p.add_argument("--output-stride", type=int, default=None)
+    p.add_argument("--resolution", type=parse_size, required=True, help="downsampled size HxW, e.g. 64x128")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--out", required=True, help="run folder")
+    p.add_argument("--iters", type=int, default=300)
+    p.add_argument("--batch-size", type=int, default=8)
+    p.add_argument("--lr", type=float, default=1e-3)
+    p.add_argument("--checkpoint-every", type=int, default=100)
+    p.add_argument("--crop", type=parse_size, default=None, help="training crop HxW at full resolution")
+    p.add_argument("--device", default="auto")
+    p.add_argument("--weights", default=None, help="local checkpoint for the network (no hub downloads)")
+    p.add_argument("--option", action="append", default=[], metavar="KEY=VALUE", help="method option")
+    p.add_argument("--train-split", default="train")
+    p.add_argument("--eval-split", default="val")
+    p.add_argument("--quiet", action="store_true")
+
+    p = verb("evaluate", cmd_evaluate, "evaluate a trained run at the original resolution; writes RUN/metrics.csv")
+    p.add_argument("--run", required=True)
+    p.add_argument("--save-predictions", default=None, help="folder for *_labelIds.png predictions")
+    p.add_argument("--center-crop", action="store_true", help="evaluate on the central square crop")
+    p.add_argument("--target-classes", nargs="+", default=None, help="class names for miou_target")
+    p.add_argument("--device", default="auto")
+    p.add_argument("--quiet", action="store_true")
+
+    p = verb("flops", cmd_flops, "count the cost of a run (appends RUN/cost.csv) or of an untrained pipeline")
+    p.add_argument("--run", default=None)
+    p.add_argument("--model", default=None)
+    p.add_argument("--method", default="uniform")
+    p.add_argument("--encoder", default=None)
+    p.add_argument("--dataset", default="synthcity")
+    p.add_argument("--resolution", type=parse_size, default=None)
+    p.add_argument("--image-size", type=parse_size, default=None, help="full-resolution input HxW (default: dataset's)")
+    p.add_argument("--option", action="append", default=[], metavar="KEY=VALUE")
+    p.add_argument("--json", action="store_true")
+    p.add_argument("--device", default="auto")
+    p.add_argument("--no-latency", action="store_true", help="skip latency and memory measurement")
+
+    p = verb("aggregate", cmd_aggregate, "collect every run's rows into results/metrics.csv")
+    p.add_argument("--runs", default="results/runs")
+    p.add_argument("--out", default="results/metrics.csv")
+
+    p = verb("regress", cmd_regress, "compare metrics with a reference; exit 1 on a regression")
+    p.add_argument("--metrics", default="results/metrics.csv")
+    p.add_argument("--reference", default="results/reference/ci.csv")
+    p.add_argument("--tolerances", default="workflows/tolerances.yaml")
+
+    p = verb("refresh-reference", cmd_refresh_reference, "copy metrics to the reference; print a Markdown diff")
+    p.add_argument("--metrics", default="results/metrics.csv")
+    p.add_argument("--reference", default="results/reference/ci.csv")
+
+    p = verb("figures", cmd_figures, "build every figure and table from stored metrics only")
+    p.add_argument("--metrics", default="results/metrics.csv")
+    p.add_argument("--out", default="results/figures")
+    p.add_argument("--only", nargs="+", default=None, help="figure ids")
+
+    p = verb("perf", cmd_perf, "side-by-side performance benchmark (prints ratios)")
+    p.add_argument("name")
+    p.add_argument("--json", action="store_true")
+    p.add_argument("--quick", action="store_true", help="smaller inputs (smoke test)")
+
+    p = verb("priors", cmd_priors, "class priors and prior discrepancy after downsampling (Alcover-Couso eq. 5)")
+    p.add_argument("--dataset", required=True)
+    p.add_argument("--root", required=True)
+    p.add_argument("--out", required=True)
+    p.add_argument("--split", default="train")
+
+    p = verb("train-aux", cmd_train_aux, "train the edge-based auxiliary network (Marin Fig 6)")
+    p.add_argument("--dataset", required=True)
+    p.add_argument("--root", required=True)
+    p.add_argument("--out", required=True, help="checkpoint path")
+    p.add_argument("--size-in", type=parse_size, default=(32, 64))
+    p.add_argument("--size-out", type=parse_size, default=(8, 16))
+    p.add_argument("--iters", type=int, default=500)
+    p.add_argument("--batch-size", type=int, default=8)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--device", default="auto")
+    p.add_argument("--option", action="append", default=[], metavar="KEY=VALUE")
+    return parser
+
+
+def main(argv: Optional[List[str]] = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return args.fn(args)
+    except DsbenchError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,39 @@
+"""Device choice and determinism, in one place."""
+from __future__ import annotations
+
+import os
+import random
+
+import numpy as np
+import torch
+
+from benchmark.errors import DsbenchError
+
+
+def resolve_device(name: str = "auto") -> torch.device:
+    """``auto``: CUDA when present, else CPU. Asking for CUDA without one is a user error."""
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if name.startswith("cuda") and not torch.cuda.is_available():
+        raise DsbenchError(f"--device {name}: no CUDA device is visible here; use --device cpu or auto")
+    if name not in ("cpu",) and not name.startswith("cuda"):
+        raise DsbenchError(f"--device {name!r} unknown; use auto, cpu or cuda[:N]")
+    return torch.device(name)
+
+
+def seed_everything(seed: int, device: torch.device) -> None:
+    """Same seed, same numbers on CPU; on CUDA, speed first (cudnn.benchmark) as the papers train."""
+    random.seed(seed)
+    np.random.seed(seed % (2**32))
+    torch.manual_seed(seed)
+    if device.type == "cuda":
+        torch.backends.cudnn.benchmark = True
+    else:
+        os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
+        torch.use_deterministic_algorithms(True, warn_only=True)
+
+
+def describe_device(device: torch.device) -> str:
+    if device.type == "cuda":
+        return f"cuda ({torch.cuda.get_device_name(device)})"
+    return "cpu"

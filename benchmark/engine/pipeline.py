@@ -1,0 +1,44 @@
+"""sample -> segment -> unsample: one module holding a method and a segmentation network."""
+from __future__ import annotations
+
+from typing import Dict, Optional, Tuple
+
+import torch
+import torch.nn as nn
+
+from benchmark.data import normalize
+from benchmark.sampling import Size, downsample_labels, unsample
+
+
+class SegmentationPipeline(nn.Module):
+    """The whole inference path of ARCHITECTURE.md. Both parts are trained together, so a
+    learned sampler's parameters live in the same optimiser and checkpoint as the network's."""
+
+    def __init__(self, method: nn.Module, model: nn.Module, size_lr: Size, num_classes: int):
+        super().__init__()
+        self.method = method
+        self.model = model
+        self.size_lr = tuple(size_lr)
+        self.num_classes = num_classes
+
+    def sample(self, image_hr: torch.Tensor, labels_hr: Optional[torch.Tensor] = None) -> Tuple[torch.Tensor, torch.Tensor]:
+        """Grid ``(B, h, w, 2)`` and low-res image ``(B, 3, h, w)``."""
+        grid_lr = self.method.sampler(image_hr, self.size_lr, labels_hr)
+        image_lr = self.method.downsample_image(image_hr, grid_lr)
+        return grid_lr, image_lr
+
+    def training_loss(self, image_hr: torch.Tensor, labels_hr: torch.Tensor) -> Tuple[torch.Tensor, Dict[str, torch.Tensor]]:
+        # Ground-truth-driven samplers (oracle studies) see the labels; learned ones never do.
+        oracle = labels_hr if self.method.uses_labels_at_train else None
+        grid_lr, image_lr = self.sample(image_hr, oracle)
+        labels_lr = downsample_labels(labels_hr, grid_lr, self.method.label_mode, num_classes=self.num_classes)
+        logits_lr = self.model(normalize(image_lr))  # (B, K, h, w)
+        extras = {"grid_lr": grid_lr, "image_hr": image_hr, "labels_hr": labels_hr, "image_lr": image_lr}
+        loss = self.method.loss(logits_lr, labels_lr, extras)
+        return loss, extras
+
+    def forward(self, image_hr: torch.Tensor, labels_hr: Optional[torch.Tensor] = None) -> torch.Tensor:
+        """Logits at the original resolution ``(B, K, H, W)``: evaluation is always done there."""
+        grid_lr, image_lr = self.sample(image_hr, labels_hr if self.method.uses_labels_at_eval else None)
+        logits_lr = self.model(normalize(image_lr))
+        return unsample(logits_lr.float(), grid_lr.float(), tuple(image_hr.shape[-2:]), self.method.unsample_mode)

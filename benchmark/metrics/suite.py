@@ -1,0 +1,195 @@
+"""The evaluation suite: confusion matrix + trimap + object recall, tidy rows, and raw counts.
+
+``MetricSuite`` is what the engine streams predictions into. Its raw counts (confusion matrix,
+per-band correct/total, per-instance table) go to one ``.npz`` per run, so every metric can be
+re-derived later without a model (:func:`rows_from_counts`).
+
+Classes the dataset does not contain: ``evaluated_classes`` (trainIds) restricts the mIoU
+average to the dataset's classes. Within that list, as in cityscapesscripts (which averages
+only classes whose IoU is not NaN), a class absent from both ground truth and predictions is
+skipped; a class predicted but absent from the ground truth counts with IoU 0. With
+``evaluated_classes=None`` the result equals the official Cityscapes script. ``miou_target``
+averages the target classes that are also evaluated.
+"""
+from __future__ import annotations
+
+import math
+import os
+import tempfile
+from pathlib import Path
+from typing import Any, Dict, List, Mapping, Optional, Sequence
+
+import numpy as np
+
+from benchmark.errors import DsbenchError
+from benchmark.metrics.confusion import ConfusionMatrix, IGNORE_INDEX
+from benchmark.metrics.object_recall import INSTANCE_COLUMNS, ObjectRecallBySize
+from benchmark.metrics.trimap import DEFAULT_BAND_WIDTHS, TrimapAccuracy
+from benchmark.results import METRICS, make_row
+
+COUNTS_FORMAT_VERSION = 1
+DEFAULT_N_BINS = 4
+
+
+class MetricSuite:
+    """Bundle of :class:`ConfusionMatrix`, :class:`TrimapAccuracy` and :class:`ObjectRecallBySize`.
+
+    Args:
+        num_classes: C trainIds.
+        class_names: C names, index = trainId (used as ``class_name`` in rows).
+        target_classes: trainIds for ``miou_target`` (Marin's target classes), optional.
+        band_widths: trimap band widths in pixels.
+        with_instances: whether ``process`` receives instanceIds maps (object recall by size).
+        evaluated_classes: trainIds the dataset contains; default all C.
+        ignore_index: label id of unlabelled pixels.
+        label_to_train: labelId -> trainId for instance maps; default the Cityscapes table.
+    """
+
+    def __init__(self, num_classes: int, class_names: Sequence[str],
+                 target_classes: Optional[Sequence[int]] = None,
+                 band_widths: Sequence[int] = DEFAULT_BAND_WIDTHS, with_instances: bool = True, *,
+                 evaluated_classes: Optional[Sequence[int]] = None, ignore_index: int = IGNORE_INDEX,
+                 label_to_train: Optional[Mapping[int, int]] = None):
+        names = [str(n) for n in class_names]
+        if len(names) != int(num_classes):
+            raise DsbenchError(f"metrics: {len(names)} class_names for num_classes {num_classes}; "
+                               "give one name per trainId")
+        self.num_classes = int(num_classes)
+        self.class_names = names
+        self.with_instances = bool(with_instances)
+        self.confusion = ConfusionMatrix(num_classes, ignore_index, evaluated_classes=evaluated_classes,
+                                         target_classes=target_classes)
+        self.trimap = TrimapAccuracy(band_widths, ignore_index)
+        self.objects = ObjectRecallBySize(num_classes, ignore_index, label_to_train) if with_instances else None
+
+    @property
+    def ignore_index(self) -> int:
+        return self.confusion.ignore_index
+
+    def reset(self) -> None:
+        self.confusion.reset()
+        self.trimap.reset()
+        if self.objects is not None:
+            self.objects.reset()
+
+    def process(self, pred: Any, labels: Any, instances: Any = None) -> None:
+        """Add a batch: int ``(B, H, W)`` or ``(H, W)`` tensors/arrays at the label resolution."""
+        self.confusion.process(pred, labels)
+        self.trimap.process(pred, labels)
+        if self.objects is not None:
+            self.objects.process(pred, labels, instances)
+
+    def evaluate(self, n_bins: int = DEFAULT_N_BINS) -> Dict[str, Any]:
+        """Confusion-matrix metrics plus ``"trimap"`` ({band_px: acc}) and ``"recall_by_size"``."""
+        result = self.confusion.evaluate()
+        result["trimap"] = self.trimap.evaluate()
+        if self.objects is not None:
+            result["recall_by_size"] = self.objects.evaluate(n_bins)
+        return result
+
+    def rows(self, identity: Mapping[str, Any], provenance: Optional[Mapping[str, Any]] = None,
+             n_bins: int = DEFAULT_N_BINS) -> List[Dict[str, Any]]:
+        """Tidy rows (benchmark.results). Undefined values become ``skipped`` rows with a reason."""
+        res = self.evaluate(n_bins)
+        rows: List[Dict[str, Any]] = []
+
+        def add(metric: str, value: float, why_undefined: str, **measurement: Any) -> None:
+            value = float(value)
+            if math.isfinite(value):
+                rows.append(make_row(identity, metric, value, METRICS[metric], provenance=provenance, **measurement))
+            else:
+                rows.append(make_row(identity, metric, None, METRICS[metric], status="skipped",
+                                     reason=why_undefined, provenance=provenance, **measurement))
+
+        add("miou", res["miou"], "no evaluated class occurs in labels or predictions")
+        if "miou_target" in res:
+            add("miou_target", res["miou_target"], "no target class occurs in labels or predictions")
+        add("pixel_accuracy", res["pixel_accuracy"], "no valid (non-ignore) label pixels")
+        evaluated = self.confusion.evaluated_classes
+        for c in (range(self.num_classes) if evaluated is None else evaluated):
+            add("iou", res["iou"][c], "class absent from both labels and predictions",
+                class_name=self.class_names[c])
+        for width, acc in res["trimap"].items():
+            add("trimap_accuracy", acc, "no valid pixel within this distance of a label boundary", band_px=width)
+        if self.objects is not None:
+            by_size = res["recall_by_size"]
+            groups = [(self.class_names[c], v) for c, v in sorted(by_size["per_class"].items())]
+            for class_name, per_bin in groups + [("all", by_size["all"])]:
+                for b, value in enumerate(per_bin):
+                    add("recall_by_size", value, "no instance in this size bin (fewer instances than bins)",
+                        size_bin=f"q{b + 1}", class_name=class_name)
+        return rows
+
+    # ----------------------------------------------------------------- raw counts
+    def save_counts(self, path: os.PathLike) -> None:
+        """Write the raw counts and the suite settings to one ``.npz``, atomically (temp + rename)."""
+        path = Path(path)
+        arrays: Dict[str, np.ndarray] = {
+            "format_version": np.array(COUNTS_FORMAT_VERSION),
+            "class_names": np.array(self.class_names, dtype=str),
+            "ignore_index": np.array(self.ignore_index),
+            "confusion": self.confusion.counts,
+            "band_widths": np.array(self.trimap.band_widths, dtype=np.int64),
+            "trimap_correct": self.trimap.correct,
+            "trimap_total": self.trimap.total,
+            "with_instances": np.array(self.with_instances),
+        }
+        if self.objects is not None:
+            arrays["instances"] = self.objects.table
+        if self.confusion.evaluated_classes is not None:
+            arrays["evaluated_classes"] = self.confusion.evaluated_classes
+        if self.confusion.target_classes is not None:
+            arrays["target_classes"] = self.confusion.target_classes
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+        try:
+            with os.fdopen(fd, "wb") as fh:  # a file object: numpy appends no ".npz" suffix
+                np.savez_compressed(fh, **arrays)
+            os.replace(tmp, path)
+        except BaseException:
+            if os.path.exists(tmp):
+                os.unlink(tmp)
+            raise
+
+    @classmethod
+    def load_counts(cls, path: os.PathLike) -> "MetricSuite":
+        """Rebuild a suite (settings and counts) from :meth:`save_counts` output."""
+        path = Path(path)
+        if not path.is_file():
+            raise DsbenchError(f"{path}: no such counts file; run `dsbench evaluate` for this run first")
+        try:
+            with np.load(path, allow_pickle=False) as data:
+                arrays = {k: data[k] for k in data.files}
+        except (OSError, ValueError) as exc:
+            raise DsbenchError(f"{path}: not a readable counts .npz ({exc.__class__.__name__}); "
+                               "delete it and re-run `dsbench evaluate`")
+        required = ["format_version", "class_names", "ignore_index", "confusion", "band_widths",
+                    "trimap_correct", "trimap_total", "with_instances"]
+        missing = [k for k in required if k not in arrays]
+        if missing:
+            raise DsbenchError(f"{path}: counts file lacks {', '.join(missing)}; re-run `dsbench evaluate`")
+        if int(arrays["format_version"]) != COUNTS_FORMAT_VERSION:
+            raise DsbenchError(f"{path}: counts format {int(arrays['format_version'])} is not "
+                               f"{COUNTS_FORMAT_VERSION}; re-run `dsbench evaluate` with this version")
+        names = [str(n) for n in arrays["class_names"]]
+        with_instances = bool(arrays["with_instances"])
+        suite = cls(len(names), names, target_classes=arrays.get("target_classes"),
+                    band_widths=[int(w) for w in arrays["band_widths"]], with_instances=with_instances,
+                    evaluated_classes=arrays.get("evaluated_classes"), ignore_index=int(arrays["ignore_index"]),
+                    label_to_train={})
+        if arrays["confusion"].shape != suite.confusion.counts.shape:
+            raise DsbenchError(f"{path}: confusion matrix shape {arrays['confusion'].shape} does not match "
+                               f"{len(names)} classes; the file is corrupt, re-run `dsbench evaluate`")
+        suite.confusion.counts = arrays["confusion"].astype(np.int64)
+        suite.trimap.correct = arrays["trimap_correct"].astype(np.int64)
+        suite.trimap.total = arrays["trimap_total"].astype(np.int64)
+        if suite.objects is not None:
+            suite.objects.load_table(arrays.get("instances", np.zeros((0, len(INSTANCE_COLUMNS)), np.int64)))
+        return suite
+
+
+def rows_from_counts(path: os.PathLike, identity: Mapping[str, Any],
+                     provenance: Optional[Mapping[str, Any]] = None,
+                     n_bins: int = DEFAULT_N_BINS) -> List[Dict[str, Any]]:
+    """Tidy rows re-derived from a saved counts ``.npz`` (no model, no images)."""
+    return MetricSuite.load_counts(path).rows(identity, provenance, n_bins)
