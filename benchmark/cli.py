@@ -76,7 +76,8 @@ def _run_config_from_args(args: argparse.Namespace):
                      seed=args.seed, out=args.out, iters=args.iters, batch_size=args.batch_size, lr=args.lr,
                      checkpoint_every=args.checkpoint_every, crop=args.crop, device=args.device,
                      weights=args.weights, method_options=parse_options(args.option),
-                     eval_split=args.eval_split, train_split=args.train_split)
+                     eval_split=args.eval_split, train_split=args.train_split,
+                     label=args.label or "")
 
 
 def cmd_train(args: argparse.Namespace) -> int:
@@ -214,6 +215,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--device", default="auto")
     p.add_argument("--weights", default=None, help="local checkpoint for the network (no hub downloads)")
     p.add_argument("--option", action="append", default=[], metavar="KEY=VALUE", help="method option")
+    p.add_argument("--label", default=None, help="name of this variant in result rows (default: the method)")
     p.add_argument("--train-split", default="train")
     p.add_argument("--eval-split", default="val")
     p.add_argument("--quiet", action="store_true")

@@ -24,13 +24,14 @@ import pandas as pd
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
+from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
 
 from benchmark.regress import markdown_table  # one Markdown table writer for the suite
 
 __all__ = [
     "METHOD_ORDER", "FONT_SIZE", "method_style", "method_color", "method_label", "sort_methods",
     "ok_rows", "seed_summary", "new_figure", "label_axes", "empty_panel", "plot_method_lines",
-    "add_legend", "panel_title", "resolution_label", "markdown_table", "latex_table", "format_mean",
+    "add_legend", "panel_title", "split_titles", "log_x_axis", "resolution_label", "markdown_table", "latex_table", "format_mean",
 ]
 
 # The one method order (legends, tables). Methods not listed here sort after these, by name.
@@ -156,8 +157,29 @@ def label_axes(ax: Axes, title: str, xlabel: str, ylabel: str) -> None:
     ax.set_title(title, fontsize=PANEL_TITLE_SIZE)
     ax.set_xlabel(xlabel, fontsize=FONT_SIZE)
     ax.set_ylabel(ylabel, fontsize=FONT_SIZE)
-    ax.tick_params(labelsize=TICK_SIZE)
+    ax.tick_params(which="both", labelsize=TICK_SIZE)
     ax.grid(True, which="major", linewidth=0.4, alpha=0.5)
+
+
+def log_x_axis(ax: Axes) -> None:
+    """Log x with plain-number labels at 1, 2, 5 x 10^k (no crowded minor labels)."""
+    ax.set_xscale("log")
+    ax.xaxis.set_major_locator(LogLocator(base=10, subs=(1.0, 2.0, 5.0)))
+    ax.xaxis.set_major_formatter(FuncFormatter(lambda value, _: f"{value:g}"))
+    ax.xaxis.set_minor_formatter(NullFormatter())
+
+
+def split_titles(keys: Sequence[Tuple[object, ...]]) -> Tuple[str, List[str]]:
+    """Move the key parts every panel shares into one common title; panels keep the rest.
+
+    ``[("synthcity", "net", "32×64"), ("synthcity", "net", "64×128")]`` ->
+    ``("synthcity · net", ["32×64", "64×128"])``.
+    """
+    if not keys:
+        return "", []
+    shared = [all(str(k[i]) == str(keys[0][i]) for k in keys) for i in range(len(keys[0]))]
+    common = panel_title(*(p for p, s in zip(keys[0], shared) if s))
+    return common, [panel_title(*(p for p, s in zip(k, shared) if not s)) for k in keys]
 
 
 def empty_panel(ax: Axes, message: str) -> None:
@@ -283,17 +305,18 @@ def miou_vs_cost_figure(df: pd.DataFrame, *, title: str, cost_metric: str, xlabe
     """One panel per dataset × model × split: mIoU (%) against a cost, one line per method."""
     points = miou_with_cost(df, cost_metric, scale, **cost_filter)
     groups = panel_groups(points, PANEL_KEY)
-    fig, axes = new_figure(len(groups), title)
+    common, titles = split_titles([key for key, _ in groups])
+    fig, axes = new_figure(len(groups), f"{title}\n{common}" if common else title)
     if not groups:
         what = f"{cost_metric}" + "".join(f" ({k}={v})" for k, v in cost_filter.items())
         empty_panel(axes[0], f"no data: needs ok 'miou' rows\nand matching '{what}' rows")
         label_axes(axes[0], "", xlabel, "mIoU (%)")
         return fig
     methods: List[str] = []
-    for ax, (key, group) in zip(axes, groups):
+    for ax, panel, (_, group) in zip(axes, titles, groups):
         methods += plot_method_lines(ax, group, "cost", "mean", yerr="std")
         if log_x:
-            ax.set_xscale("log")
-        label_axes(ax, panel_title(*key), xlabel, "mIoU (%)")
+            log_x_axis(ax)
+        label_axes(ax, panel, xlabel, "mIoU (%)")
     add_legend(fig, methods)
     return fig

@@ -37,8 +37,10 @@ class RunConfig:
     device: str = "auto"
     weights: Optional[str] = None           # local checkpoint for the segmentation network
     run_id: str = ""
+    label: str = ""                         # name in result rows (a method variant, e.g. edge_sim_r4)
 
     def __post_init__(self) -> None:
+        self.label = self.label or self.method
         self.resolution = tuple(int(v) for v in self.resolution)  # type: ignore[assignment]
         if self.crop is not None:
             self.crop = tuple(int(v) for v in self.crop)  # type: ignore[assignment]
@@ -49,7 +51,7 @@ class RunConfig:
     @property
     def identity(self) -> Dict[str, Any]:
         h, w = self.resolution
-        return {"run_id": self.run_id, "dataset": self.dataset, "split": self.eval_split, "method": self.method,
+        return {"run_id": self.run_id, "dataset": self.dataset, "split": self.eval_split, "method": self.label,
                 "model": self.model, "height": h, "width": w, "seed": self.seed}
 
     def training_fingerprint(self) -> str:
@@ -76,4 +78,4 @@ class RunConfig:
 
 def default_run_id(cfg: RunConfig) -> str:
     h, w = cfg.resolution
-    return f"{cfg.dataset}-{cfg.method}-{cfg.model}-{h}x{w}-s{cfg.seed}"
+    return f"{cfg.dataset}-{cfg.label or cfg.method}-{cfg.model}-{h}x{w}-s{cfg.seed}"

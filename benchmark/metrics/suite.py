@@ -153,7 +153,11 @@ class MetricSuite:
 
     @classmethod
     def load_counts(cls, path: os.PathLike) -> "MetricSuite":
-        """Rebuild a suite (settings and counts) from :meth:`save_counts` output."""
+        """Rebuild a suite (settings and counts) from :meth:`save_counts` output.
+
+        The rebuilt suite derives metrics; it has no labelId -> trainId table (that is only needed
+        to read new instance maps), so keep processing with a freshly built suite instead.
+        """
         path = Path(path)
         if not path.is_file():
             raise DsbenchError(f"{path}: no such counts file; run `dsbench evaluate` for this run first")

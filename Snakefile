@@ -1,0 +1,34 @@
+# dsbench: the whole reproduction. `snakemake --cores all` runs every method x model x
+# resolution x seed of workflows/config.yaml; see README.md for targets and profiles.
+from snakemake.utils import min_version, validate
+
+min_version("8.0")
+
+
+configfile: "workflows/config.yaml"
+
+
+report: "workflows/report/workflow.rst"
+
+
+validate(config, "workflows/schema/config.schema.yaml")
+
+
+include: "workflows/common.smk"
+include: "workflows/figures.smk"
+
+
+# With figures_only=true the run rules are left out, so results/metrics.csv is a source file and
+# figures are rebuilt from stored metrics alone, whatever is missing under results/runs/.
+if not FIGURES_ONLY:
+
+    include: "workflows/data.smk"
+    include: "workflows/train.smk"
+    include: "workflows/evaluate.smk"
+    include: "workflows/aggregate.smk"
+
+
+rule all:
+    default_target: True
+    input:
+        ALL_TARGETS,

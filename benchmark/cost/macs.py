@@ -1,0 +1,233 @@
+"""Counting multiply-accumulates (MACs) with fvcore, plus handles for the ops fvcore skips.
+
+Conventions (one fused multiply-add = 1 MAC, fvcore's "flop"; ``flops = 2 x macs`` elsewhere)
+-----------------------------------------------------------------------------------------------
+* conv, linear, matmul, einsum, group/layer/instance norm: fvcore's own counts.
+* batch_norm at inference: 1 per element (it folds to one ``x * a + b``); in training mode
+  fvcore's norm count.
+* elementwise arithmetic, comparisons and activations (add, mul, sub, div, relu, sigmoid,
+  hardswish, clamp, where, exp, ...): 1 per output element.
+* reductions (sum, mean, amax, argmax, allclose, ...): 1 per input element.
+* softmax / log_softmax: 3 per element (exponential, accumulation, normalisation).
+* max / avg pooling with a kernel: kernel area per output element. Adaptive pooling: the exact
+  number of input reads, summed over the (possibly overlapping) bins.
+* gather / index / index_select / take: 1 per output element; scatter / scatter_add /
+  index_add / index_put: 1 per written (source) element.
+* resizing, per output element and channel: nearest 1, bilinear 4, bicubic 16. Antialiased
+  resizing (``*_aa``) is separable: a horizontal pass over ``H_in x W_out`` then a vertical pass
+  over ``H_out x W_out``, each ``ceil(2 * support)`` taps per output, where the support is 1
+  (bilinear) or 2 (bicubic) times ``max(1, in / out)`` along that axis.
+* ``grid_sampler`` by mode, per output element and channel: bilinear 4, nearest 1, bicubic 16.
+  The per-point coordinate arithmetic (O(h*w), not O(C*h*w)) is not counted.
+* :data:`ALLOWLIST`: layout, copy and tensor-construction ops that cost nothing by convention
+  (view, reshape, permute, cat, zeros, linspace, dropout at inference, ...).
+
+Every other op the trace meets is *unsupported*: it is reported in ``MacCount.unsupported``
+(op name -> number of calls) and costs 0 in the total. fvcore's own list of silently ignored
+ops is replaced by :data:`ALLOWLIST` because it hides real work (add, relu, softmax, gather).
+The count is made by ``torch.jit.trace``: Python-side work (numpy, loops on ``.item()``) is
+invisible to it, so samplers must be written in torch to be costed.
+"""
+from __future__ import annotations
+
+import math
+import warnings
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple, Union
+
+import torch
+import torch.nn as nn
+from fvcore.nn import FlopCountAnalysis
+from fvcore.nn.jit_handles import get_shape, norm_flop_counter
+
+Handle = Callable[[List[Any], List[Any]], Union[int, float]]
+
+# Ops that legitimately cost nothing: layout changes, copies, constructors, shape queries and
+# inference-time dropout.
+ALLOWLIST = frozenset(
+    "aten::" + op
+    for op in (
+        "view", "view_as", "reshape", "reshape_as", "_unsafe_view", "permute", "transpose", "t", "flatten",
+        "unflatten", "squeeze", "unsqueeze", "unsqueeze_", "expand", "expand_as", "contiguous", "clone", "copy_",
+        "to", "type_as", "detach", "alias", "lift_fresh", "size", "numel", "dim", "Int", "Float", "Bool",
+        "ScalarImplicit", "select", "slice", "narrow", "split", "split_with_sizes", "chunk", "unbind", "cat",
+        "stack", "meshgrid", "repeat", "constant_pad_nd", "zeros", "zeros_like", "ones", "ones_like", "empty",
+        "empty_like", "full", "full_like", "new_zeros", "new_ones", "new_empty", "new_full", "arange",
+        "linspace", "scalar_tensor", "tensor", "dropout", "feature_dropout", "alpha_dropout",
+    )
+)
+
+ELEMENTWISE_OPS = (
+    "add", "add_", "sub", "sub_", "rsub", "mul", "mul_", "div", "div_", "neg", "abs", "pow", "sqrt", "rsqrt",
+    "exp", "log", "reciprocal", "square", "lerp", "addcmul", "addcdiv", "where", "maximum", "minimum",
+    "clamp", "clamp_", "clamp_min", "clamp_min_", "clamp_max", "clamp_max_", "round", "floor", "ceil",
+    "eq", "ne", "lt", "le", "gt", "ge", "logical_and", "logical_or", "logical_not", "masked_fill", "masked_fill_",
+    "relu", "relu_", "relu6", "leaky_relu", "leaky_relu_", "hardtanh", "hardtanh_", "elu", "gelu", "silu",
+    "silu_", "sigmoid", "sigmoid_", "tanh", "tanh_", "hardswish", "hardswish_", "hardsigmoid", "hardsigmoid_",
+    "mish", "softplus", "sin", "cos", "atan2", "sign", "frac", "remainder", "floor_divide", "fmod",
+)
+REDUCTION_OPS = ("sum", "mean", "amax", "amin", "max", "min", "argmax", "argmin", "norm", "allclose", "all", "any",
+                 "var", "std", "prod", "cumsum")
+RESIZE_MACS = {"nearest": 1, "bilinear": 4, "bicubic": 16}
+GRID_SAMPLER_MODES = {0: "bilinear", 1: "nearest", 2: "bicubic"}  # aten's interpolation_mode codes
+
+
+@dataclass
+class MacCount:
+    """``total`` MACs; ``by_op``: MACs per op (fvcore's short names); ``unsupported``: op -> calls."""
+
+    total: int
+    by_op: Dict[str, int] = field(default_factory=dict)
+    unsupported: Dict[str, int] = field(default_factory=dict)
+
+
+def _numel(value: Any) -> Optional[int]:
+    shape = get_shape(value)
+    return None if shape is None else int(math.prod(shape))
+
+
+def _output_numel(inputs: List[Any], outputs: List[Any]) -> int:
+    return _numel(outputs[0]) or 0
+
+
+def _input_numel(inputs: List[Any], outputs: List[Any]) -> int:
+    return _numel(inputs[0]) or 0
+
+
+def _per_output(macs_per_element: int) -> Handle:
+    def handle(inputs: List[Any], outputs: List[Any]) -> int:
+        return macs_per_element * _output_numel(inputs, outputs)
+
+    return handle
+
+
+def _per_input(macs_per_element: int) -> Handle:
+    def handle(inputs: List[Any], outputs: List[Any]) -> int:
+        return macs_per_element * _input_numel(inputs, outputs)
+
+    return handle
+
+
+def _written(inputs: List[Any], outputs: List[Any]) -> int:
+    """Scatter-like ``op(self, dim, index, src, ...)``: 1 per source element (scalar src: per index)."""
+    return _numel(inputs[3]) or _numel(inputs[2]) or _output_numel(inputs, outputs)
+
+
+def _index_put(inputs: List[Any], outputs: List[Any]) -> int:
+    return _numel(inputs[2]) or _output_numel(inputs, outputs)
+
+
+def _batch_norm(inputs: List[Any], outputs: List[Any]) -> int:
+    if inputs[5].toIValue():  # training: normalise with batch statistics
+        return int(norm_flop_counter(1)(inputs, outputs))
+    return _input_numel(inputs, outputs)
+
+
+def _pool_with_kernel(inputs: List[Any], outputs: List[Any]) -> int:
+    kernel = inputs[1].toIValue()
+    kernel = list(kernel) if isinstance(kernel, (list, tuple)) else [kernel]
+    dims = len(get_shape(outputs[0]) or []) - 2
+    if len(kernel) == 1 and dims > 1:
+        kernel = kernel * dims
+    return int(math.prod(kernel)) * _output_numel(inputs, outputs)
+
+
+def _adaptive_reads(n_in: int, n_out: int) -> int:
+    """Input positions read along one axis by adaptive pooling (bins may overlap)."""
+    return sum(math.ceil((i + 1) * n_in / n_out) - (i * n_in) // n_out for i in range(n_out))
+
+
+def _adaptive_pool(inputs: List[Any], outputs: List[Any]) -> int:
+    in_shape, out_shape = get_shape(inputs[0]), get_shape(outputs[0])
+    dims = len(out_shape) - 2
+    reads = math.prod(_adaptive_reads(i, o) for i, o in zip(in_shape[-dims:], out_shape[-dims:]))
+    return int(math.prod(out_shape[:-dims]) * reads)
+
+
+def _antialiased(support: int) -> Handle:
+    def handle(inputs: List[Any], outputs: List[Any]) -> int:
+        b, c, h_in, w_in = get_shape(inputs[0])
+        h_out, w_out = get_shape(outputs[0])[-2:]
+
+        def taps(n_in: int, n_out: int) -> int:
+            return math.ceil(2 * support * max(1.0, n_in / n_out))
+
+        return b * c * (h_in * w_out * taps(w_in, w_out) + h_out * w_out * taps(h_in, h_out))
+
+    return handle
+
+
+def _grid_sampler(inputs: List[Any], outputs: List[Any]) -> int:
+    mode = GRID_SAMPLER_MODES.get(inputs[2].toIValue(), "bicubic")
+    return RESIZE_MACS[mode] * _output_numel(inputs, outputs)
+
+
+def _handles() -> Dict[str, Handle]:
+    handles: Dict[str, Handle] = {}
+    handles.update({f"aten::{op}": _per_output(1) for op in ELEMENTWISE_OPS})
+    handles.update({f"aten::{op}": _per_input(1) for op in REDUCTION_OPS})
+    handles.update({f"aten::{op}": _per_input(3) for op in ("softmax", "log_softmax", "_softmax", "_log_softmax")})
+    handles.update({f"aten::{op}": _per_output(1) for op in ("gather", "index", "index_select", "take")})
+    handles.update({f"aten::{op}": _written for op in ("scatter", "scatter_", "scatter_add", "scatter_add_",
+                                                          "scatter_reduce", "index_add", "index_add_")})
+    handles.update({"aten::index_put": _index_put, "aten::index_put_": _index_put})
+    handles.update({f"aten::{op}": _pool_with_kernel for op in ("max_pool2d", "max_pool2d_with_indices",
+                                                                "avg_pool2d", "max_pool1d", "avg_pool1d")})
+    handles.update({f"aten::{op}": _adaptive_pool for op in ("adaptive_avg_pool2d", "adaptive_max_pool2d",
+                                                             "adaptive_avg_pool1d", "adaptive_max_pool1d")})
+    handles.update({
+        "aten::batch_norm": _batch_norm,
+        "aten::upsample_nearest2d": _per_output(RESIZE_MACS["nearest"]),
+        "aten::upsample_bilinear2d": _per_output(RESIZE_MACS["bilinear"]),
+        "aten::upsample_bicubic2d": _per_output(RESIZE_MACS["bicubic"]),
+        "aten::_upsample_bilinear2d_aa": _antialiased(1),
+        "aten::_upsample_bicubic2d_aa": _antialiased(2),
+        "aten::grid_sampler": _grid_sampler,
+        "aten::grid_sampler_2d": _grid_sampler,
+    })
+    return handles
+
+
+HANDLES: Dict[str, Handle] = _handles()
+
+
+class _FunctionModule(nn.Module):
+    """Lets fvcore trace a plain function (it traces modules only)."""
+
+    def __init__(self, fn: Callable[..., Any]):
+        super().__init__()
+        self.fn = fn
+
+    def forward(self, *inputs: torch.Tensor) -> Any:
+        return self.fn(*inputs)
+
+
+def make_analysis(module: nn.Module, inputs: Tuple[Any, ...]) -> FlopCountAnalysis:
+    """An fvcore analysis with the suite's handles and allowlist, its warnings silenced."""
+    analysis = FlopCountAnalysis(module, inputs)
+    # fvcore's private ignore list hides costly ops: replace it with our explicit allowlist.
+    analysis._ignored_ops = set(ALLOWLIST)
+    analysis.set_op_handle(**HANDLES)
+    analysis.unsupported_ops_warnings(False)
+    analysis.uncalled_modules_warnings(False)
+    analysis.tracer_warnings("none")
+    return analysis
+
+
+def count_macs(module_or_fn: Union[nn.Module, Callable[..., Any]],
+               inputs: Union[torch.Tensor, Sequence[Any]]) -> MacCount:
+    """MACs of one call ``module_or_fn(*inputs)``, traced with ``torch.jit.trace``.
+
+    A module is traced in its current mode: call ``.eval()`` first for inference cost (that is
+    what :func:`benchmark.cost.pipeline_cost` does). The output must be a tensor or a tuple of
+    tensors.
+    """
+    module = module_or_fn if isinstance(module_or_fn, nn.Module) else _FunctionModule(module_or_fn)
+    inputs = (inputs,) if isinstance(inputs, torch.Tensor) else tuple(inputs)
+    analysis = make_analysis(module, inputs)
+    with warnings.catch_warnings(), torch.no_grad():
+        warnings.simplefilter("ignore")  # jit deprecation and tracer warnings are noise here
+        by_op = {op: int(round(v)) for op, v in analysis.by_operator().items()}
+        unsupported = dict(Counter(analysis.unsupported_ops()))
+    return MacCount(total=sum(by_op.values()), by_op=by_op, unsupported=unsupported)

@@ -1,0 +1,102 @@
+"""Datasets: specs registered in ``DATASETS``, the Cityscapes-layout loader, synthcity.
+
+Every dataset reads exactly like Cityscapes: 19 classes in trainId order (``CLASS_NAMES``),
+255 = ignore, samples from :class:`CityscapesSegmentation`. A dataset that contains only some
+classes lists them in ``evaluated_classes``; metrics average over those (the others never
+occur, so their IoU is undefined).
+
+Usage::
+
+    spec = DATASETS.get("synthcity")
+    spec.make(root)                                   # generate (datasets with a generator)
+    train = build_dataset("synthcity", root, "train", transform=train_transform((256, 512)))
+"""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from typing import Any, Callable, Dict, Optional, Tuple, Union
+
+import torch
+
+from benchmark.data.cityscapes import CITYSCAPES_HINT, CityscapesSegmentation, Transform
+from benchmark.data.labels import CLASS_NAMES, COLORS, IGNORE_INDEX, NUM_CLASSES, TRAIN_ID
+from benchmark.data.synthcity import SYNTHCITY_CLASSES, make_synthcity
+from benchmark.errors import DsbenchError
+from benchmark.registry import DATASETS
+
+IMAGENET_MEAN: Tuple[float, float, float] = (0.485, 0.456, 0.406)
+IMAGENET_STD: Tuple[float, float, float] = (0.229, 0.224, 0.225)
+
+
+@dataclass(frozen=True)
+class DatasetSpec:
+    """What every consumer needs to know about a dataset; called, it builds a split."""
+
+    name: str
+    evaluated_classes: Tuple[str, ...]
+    default_root: str
+    setup_hint: str
+    class_names: Tuple[str, ...] = CLASS_NAMES
+    colors: Tuple[Tuple[int, int, int], ...] = COLORS
+    ignore_index: int = IGNORE_INDEX
+    num_classes: int = NUM_CLASSES
+    generator: Optional[Callable[..., Dict[str, Any]]] = field(default=None, repr=False, compare=False)
+
+    @property
+    def has_generator(self) -> bool:
+        return self.generator is not None
+
+    @property
+    def evaluated_train_ids(self) -> Tuple[int, ...]:
+        """trainIds of ``evaluated_classes``, ascending."""
+        return tuple(sorted(TRAIN_ID[name] for name in self.evaluated_classes))
+
+    def build(self, root: Union[str, os.PathLike, None], split: str, transform: Optional[Transform] = None,
+              **options: Any) -> CityscapesSegmentation:
+        root = self.default_root if root is None else root
+        return CityscapesSegmentation(root, split, transform=transform, setup_hint=self.setup_hint, **options)
+
+    __call__ = build
+
+    def make(self, root: Union[str, os.PathLike, None] = None, **options: Any) -> Dict[str, Any]:
+        """Generate the dataset under ``root`` (only datasets with a generator)."""
+        if self.generator is None:
+            hint = self.setup_hint.format(root=self.default_root if root is None else root, split="train")
+            raise DsbenchError(f"dataset {self.name!r} cannot be generated; {hint}")
+        return self.generator(self.default_root if root is None else root, **options)
+
+
+SYNTHCITY = DATASETS.register("synthcity", DatasetSpec(
+    name="synthcity",
+    evaluated_classes=SYNTHCITY_CLASSES,
+    default_root="data/synthcity",
+    setup_hint="run `dsbench make-data --dataset synthcity --root {root}`",
+    generator=make_synthcity,
+))
+CITYSCAPES = DATASETS.register("cityscapes", DatasetSpec(
+    name="cityscapes",
+    evaluated_classes=CLASS_NAMES,
+    default_root="data/cityscapes",
+    setup_hint=CITYSCAPES_HINT + " (labelTrainIds are optional: labelIds are converted)",
+))
+
+
+def build_dataset(name: str, root: Union[str, os.PathLike, None], split: str,
+                  transform: Optional[Transform] = None, **options: Any) -> CityscapesSegmentation:
+    """The ``split`` of registered dataset ``name`` under ``root`` (None: its default root)."""
+    return DATASETS.get(name).build(root, split, transform=transform, **options)
+
+
+def normalize(image: torch.Tensor) -> torch.Tensor:
+    """ImageNet mean/std normalisation of an RGB image in [0, 1], (3, H, W) or (B, 3, H, W)."""
+    if image.dim() not in (3, 4) or image.shape[-3] != 3:
+        raise ValueError(f"normalize expects (3, H, W) or (B, 3, H, W), got {tuple(image.shape)}")
+    mean = image.new_tensor(IMAGENET_MEAN).view(3, 1, 1)
+    std = image.new_tensor(IMAGENET_STD).view(3, 1, 1)
+    return (image - mean) / std
+
+
+__all__ = ["CITYSCAPES", "CLASS_NAMES", "COLORS", "CityscapesSegmentation", "DatasetSpec", "IGNORE_INDEX",
+           "IMAGENET_MEAN", "IMAGENET_STD", "NUM_CLASSES", "SYNTHCITY", "build_dataset", "make_synthcity",
+           "normalize"]

@@ -1,0 +1,85 @@
+"""Intrinsic upsampling error of a sampler: mIoU(Y', Y) with Y' = Pi(G^-1(G(Y))) (Jin Sec. 2.1).
+
+The label map is sampled on the method's grid (nearest: each sample takes the id of the closest
+pixel) and brought back with the method's own unsampler, with no network in between: a perfect
+low-res segmentation. What is lost is the error the sampling itself causes.
+
+Conventions
+-----------
+* Labels are unsampled as one-hot maps (plus one channel for "sampled an ignore pixel") and
+  the argmax is taken, so every unsample mode (bilinear, nearest, barycentric) applies unchanged;
+  with ``nearest`` this is exactly copying the id of the nearest sample.
+* A full-resolution pixel whose reconstruction is "ignore" gets prediction 255: a miss for its
+  true class, counted in the extra last column of the ``(K, K + 1)`` confusion matrix of
+  :mod:`benchmark.metrics.confusion`. Ignore pixels of Y are not evaluated.
+* The grid is the method's own: learned samplers run on the image (no gradient, the module in
+  whatever train/eval mode the caller left it; use eval), label-driven samplers (oracles, e.g.
+  ``edge_sim``) get the labels. Metric name ``miou_intrinsic``.
+
+Never imports a method: ``method`` is any object with ``sampler`` and ``unsample_mode``.
+"""
+from __future__ import annotations
+
+from typing import Any, Optional, Sequence
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from benchmark.errors import DsbenchError
+from benchmark.metrics.confusion import ConfusionMatrix, miou_from_confusion
+from benchmark.sampling import IGNORE_INDEX, Size, check_size, downsample_labels, unsample
+
+
+def reconstruct_labels(labels_hr: torch.Tensor, grid_lr: torch.Tensor, num_classes: int,
+                       unsample_mode: str, ignore_index: int = IGNORE_INDEX) -> torch.Tensor:
+    """Y' = Pi(G^-1(G(Y))): ``labels_hr`` ``(B, H, W)`` int64 sampled at ``grid_lr`` then unsampled.
+
+    Returns int64 ``(B, H, W)``; pixels reconstructed from an ignore sample are ``ignore_index``.
+    """
+    labels_lr = downsample_labels(labels_hr, grid_lr, "nearest")                    # (B, h, w)
+    void = num_classes  # extra channel for samples that landed on an ignore pixel
+    ids = torch.where(labels_lr == ignore_index, torch.full_like(labels_lr, void), labels_lr)
+    if int(ids.max()) > void or int(ids.min()) < 0:
+        raise DsbenchError(f"intrinsic mIoU: label ids outside [0, {num_classes}) and not {ignore_index}; pass trainIds")
+    one_hot = F.one_hot(ids, num_classes + 1).permute(0, 3, 1, 2).float()           # (B, K+1, h, w)
+    scores = unsample(one_hot, grid_lr.float(), tuple(labels_hr.shape[-2:]), unsample_mode)  # (B, K+1, H, W)
+    pred = scores.argmax(1)
+    return torch.where(pred == void, torch.full_like(pred, ignore_index), pred)
+
+
+@torch.no_grad()
+def intrinsic_confusion(method: Any, labels_hr: torch.Tensor, size_lr: Size, num_classes: int,
+                        image_hr: Optional[torch.Tensor] = None, ignore_index: int = IGNORE_INDEX) -> np.ndarray:
+    """Confusion counts ``(K, K + 1)`` (rows Y, columns Y') of one batch for ``method``'s sampler.
+
+    Args:
+        method: a ``DownsamplingMethod`` (anything with ``sampler`` and ``unsample_mode``).
+        labels_hr: ``(B, H, W)`` int64 trainIds with ``ignore_index``.
+        size_lr: ``(h, w)``, the downsampled size.
+        image_hr: ``(B, 3, H, W)`` in [0, 1]; needed by image-driven (learned) samplers.
+    """
+    size_lr = check_size(size_lr)
+    if labels_hr.dim() == 2:
+        labels_hr = labels_hr.unsqueeze(0)
+    labels_hr = labels_hr.long()
+    B, H, W = labels_hr.shape
+    if image_hr is None:
+        # Label-only samplers (uniform, oracles) ignore the image content; give them its shape.
+        image_hr = torch.zeros(B, 3, H, W, device=labels_hr.device)
+    # As at evaluation: only oracle samplers (uses_labels_at_eval) see the labels.
+    oracle = getattr(method, "uses_labels_at_eval", False)
+    grid_lr = method.sampler(image_hr, size_lr, labels_hr if oracle else None)
+    pred = reconstruct_labels(labels_hr, grid_lr, num_classes, method.unsample_mode, ignore_index)
+    counts = ConfusionMatrix(num_classes, ignore_index)
+    counts.process(pred, labels_hr)
+    return counts.counts
+
+
+def intrinsic_miou(method: Any, labels_hr: torch.Tensor, size_lr: Size, num_classes: int,
+                   image_hr: Optional[torch.Tensor] = None, ignore_index: int = IGNORE_INDEX,
+                   classes: Optional[Sequence[int]] = None) -> float:
+    """mIoU(Y', Y) of one batch (Cityscapes averaging over non-NaN classes). For a dataset,
+    sum :func:`intrinsic_confusion` over batches and call ``miou_from_confusion`` once."""
+    counts = intrinsic_confusion(method, labels_hr, size_lr, num_classes, image_hr, ignore_index)
+    return miou_from_confusion(counts, classes)

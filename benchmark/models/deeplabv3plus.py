@@ -1,0 +1,65 @@
+"""DeepLabv3+: dilated encoder + ASPP + low-level skip decoder (Chen et al., ECCV 2018).
+
+ASPP on the deepest feature: a 1x1 branch, three atrous separable 3x3 branches and an image
+pooling branch, concatenated and projected by a 1x1 Conv-BN-ReLU. Atrous rates are (6, 12, 18)
+at output stride 16 and scale with it ((12, 24, 36) at the default output stride 8). Decoder:
+the stride-4 feature reduced to 48 channels, concatenated with the upsampled ASPP output, two
+separable 3x3 convs, a 1x1 classifier. Widths are narrowed (128 instead of 256) for CPU runs.
+"""
+from __future__ import annotations
+
+from typing import List, Optional, Sequence
+
+import torch
+import torch.nn as nn
+
+from benchmark.models.base import SegmentationModel, register_model
+from benchmark.models.blocks import ConvNormAct, PooledBranch, SeparableConvNormAct, resize_to
+from benchmark.models.encoder import DEFAULT_ENCODER
+
+ASPP_RATES_AT_OS16 = (6, 12, 18)
+
+
+class ASPP(nn.Module):
+    """``(B, C_in, h, w) -> (B, out_channels, h, w)``."""
+
+    def __init__(self, in_channels: int, out_channels: int, rates: Sequence[int], dropout: float = 0.1):
+        super().__init__()
+        self.branches = nn.ModuleList(
+            [ConvNormAct(in_channels, out_channels, kernel_size=1)]
+            + [SeparableConvNormAct(in_channels, out_channels, dilation=r) for r in rates]
+            + [PooledBranch(in_channels, out_channels, bins=1)]
+        )
+        self.project = nn.Sequential(
+            ConvNormAct(out_channels * len(self.branches), out_channels, kernel_size=1), nn.Dropout2d(dropout)
+        )
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.project(torch.cat([branch(x) for branch in self.branches], dim=1))
+
+
+@register_model("deeplabv3plus")
+class DeepLabV3Plus(SegmentationModel):
+    """DeepLabv3+ on a timm encoder (output stride 8 by default)."""
+
+    default_output_stride = 8
+
+    def __init__(self, num_classes: int, encoder: str = DEFAULT_ENCODER, output_stride: Optional[int] = None,
+                 aspp_channels: int = 128, low_level_channels: int = 48, decoder_channels: int = 128):
+        super().__init__(num_classes, encoder, output_stride)
+        rates = [max(1, r * 16 // self.output_stride) for r in ASPP_RATES_AT_OS16]
+        self.aspp = ASPP(self.encoder.channels[-1], aspp_channels, rates)
+        reductions = self.encoder.reductions
+        # The low-level skip is the stride-4 feature (or the closest one the encoder has).
+        self.low_level_index = min(range(len(reductions)), key=lambda i: (abs(reductions[i] - 4), i))
+        self.low_level = ConvNormAct(self.encoder.channels[self.low_level_index], low_level_channels, kernel_size=1)
+        self.decoder = nn.Sequential(
+            SeparableConvNormAct(aspp_channels + low_level_channels, decoder_channels),
+            SeparableConvNormAct(decoder_channels, decoder_channels),
+        )
+        self.classifier = nn.Conv2d(decoder_channels, num_classes, 1)
+
+    def decode(self, features: List[torch.Tensor]) -> torch.Tensor:
+        low = self.low_level(features[self.low_level_index])
+        context = resize_to(self.aspp(features[-1]), low.shape[-2:])
+        return self.classifier(self.decoder(torch.cat([context, low], dim=1)))

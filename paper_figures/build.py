@@ -1,0 +1,64 @@
+"""Write every registered figure and table from a tidy metrics file.
+
+Figures (``make(df)`` returns a Figure) become ``<id>.png`` (300 dpi) and ``<id>.pdf``; tables
+(``make(df)`` returns ``dict(markdown, latex)``) become ``<id>.md`` and ``<id>.tex``. Every file
+is written atomically (temporary file + rename). PDFs carry no creation date, so rebuilding
+from the same rows gives the same bytes.
+"""
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+from typing import Iterable, List, Mapping, Optional, Union
+
+from matplotlib.figure import Figure
+
+import paper_figures  # noqa: F401  registers every fig_* / table_* module
+from benchmark.errors import DsbenchError
+from benchmark.registry import FIGURES
+from benchmark.results import atomic_write_text, read_rows
+
+PNG_DPI = 300
+
+
+def _save_figure(fig: Figure, path: Path) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=path.suffix)
+    os.close(fd)
+    try:
+        # Fixed metadata: no dates or versions in the file, so rebuilding gives the same bytes.
+        metadata = {"CreationDate": None, "Producer": None} if path.suffix == ".pdf" else {"Software": None}
+        fig.savefig(tmp, dpi=PNG_DPI, metadata=metadata)
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+
+
+def build_all(metrics_csv: os.PathLike, out_dir: os.PathLike,
+              only: Optional[Union[str, Iterable[str]]] = None) -> List[Path]:
+    """Build the figures/tables ``only`` names (default: all registered) into ``out_dir``.
+
+    Returns the paths written, in id order. Unknown ids raise :class:`DsbenchError` with close matches.
+    """
+    df = read_rows(metrics_csv)
+    ids = FIGURES.keys() if only is None else ([only] if isinstance(only, str) else list(only))
+    makers = {key: FIGURES.get(key) for key in ids}  # validate every id before writing anything
+    out_dir = Path(out_dir)
+    written: List[Path] = []
+    for key, make in makers.items():
+        result = make(df)
+        if isinstance(result, Figure):
+            for suffix in (".png", ".pdf"):
+                _save_figure(result, out_dir / f"{key}{suffix}")
+                written.append(out_dir / f"{key}{suffix}")
+        elif isinstance(result, Mapping) and {"markdown", "latex"} <= set(result):
+            for suffix, text in ((".md", result["markdown"]), (".tex", result["latex"])):
+                atomic_write_text(out_dir / f"{key}{suffix}", text)
+                written.append(out_dir / f"{key}{suffix}")
+        else:
+            raise DsbenchError(f"figure {key!r}: make(df) returned {type(result).__name__}; "
+                               "return a matplotlib Figure or dict(markdown=..., latex=...)")
+    return written

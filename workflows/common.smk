@@ -1,0 +1,144 @@
+# Shared helpers: the run matrix from the config, run ids, and command-line fragments.
+import itertools
+import json
+import shlex
+
+
+def parse_size(text):
+    h, w = (int(v) for v in str(text).lower().split("x"))
+    return h, w
+
+
+FIGURES_ONLY = str(config.get("figures_only", False)).lower() in ("1", "true", "yes")
+EXPERIMENT = config.get("experiment", "")
+if EXPERIMENT and EXPERIMENT not in config.get("experiments", {}):
+    raise ValueError(
+        f"unknown experiment {EXPERIMENT!r}; defined in workflows/config.yaml: "
+        f"{', '.join(sorted(config.get('experiments', {}))) or 'none'}"
+    )
+# A named experiment overrides parts of the matrix (methods, resolutions, seeds, train, ...).
+MATRIX = dict(config)
+if EXPERIMENT:
+    MATRIX.update(config["experiments"][EXPERIMENT])
+
+
+
+def check_matrix_names(matrix):
+    """Names in the config must exist in the registries (errors list the close matches), and a
+    downloaded dataset's root must be there. Skipped for figures_only: no torch needed then."""
+    import os
+
+    import methods  # noqa: F401  registers every method
+    from benchmark.data import DATASETS
+    from benchmark.models import MODELS
+
+    for name, entry in matrix["datasets"].items():
+        DATASETS.get(name)
+        if not entry.get("generate", False) and not os.path.isdir(entry["root"]):
+            raise ValueError(
+                f"datasets.{name}.root: {entry['root']} is not a folder; put the dataset there "
+                f"(see README, 'Real Cityscapes') or fix the path in workflows/config.yaml"
+            )
+    for name in matrix["models"]:
+        MODELS.get(name)
+    from benchmark.registry import METHODS
+
+    for label, entry in matrix["methods"].items():
+        METHODS.get(entry["method"])
+
+
+if not FIGURES_ONLY:
+    check_matrix_names(MATRIX)
+
+RUNS = MATRIX["runs_dir"]
+METRICS_CSV = MATRIX["metrics_csv"]
+FIGURE_DIR = MATRIX["figures_dir"]
+LOGS = MATRIX["logs_dir"]
+DEVICE = MATRIX["device"]
+THREADS = int(MATRIX["threads_per_job"])
+GPU = 0 if DEVICE == "cpu" else 1
+
+
+wildcard_constraints:
+    dataset="[a-z0-9_]+",
+    label="[a-z0-9_]+",
+    model="[a-z0-9_]+",
+    res="[0-9]+x[0-9]+",
+    seed="[0-9]+",
+
+
+def run_id(dataset, label, model, res, seed):
+    return f"{dataset}-{label}-{model}-{res}-s{seed}"
+
+
+def run_matrix():
+    """Every (dataset, label, model, resolution, seed) the config asks for."""
+    return list(
+        itertools.product(
+            MATRIX["datasets"],
+            MATRIX["methods"],
+            MATRIX["models"],
+            MATRIX["resolutions"],
+            MATRIX["seeds"],
+        )
+    )
+
+
+def run_dirs():
+    return [f"{RUNS}/{run_id(*key)}" for key in run_matrix()]
+
+
+def method_entry(label):
+    return MATRIX["methods"][label]
+
+
+def dataset_entry(dataset):
+    return MATRIX["datasets"][dataset]
+
+
+def dataset_root(dataset):
+    entry = dataset_entry(dataset)
+    return f"data/{dataset}" if entry.get("generate", False) else entry["root"]
+
+
+def dataset_marker(dataset):
+    """The file a generated dataset's rule makes; a downloaded dataset is a plain source."""
+    if dataset_entry(dataset).get("generate", False):
+        return f"data/{dataset}/.{dataset}.json"
+    return []
+
+
+def method_option_args(wildcards):
+    entry = method_entry(wildcards.label)
+    opts = dict(entry.get("options", {}))
+    opts.update(extra_method_options(wildcards))
+    return " ".join(
+        f"--option {shlex.quote(f'{k}={json.dumps(v)}')}" for k, v in sorted(opts.items())
+    )
+
+
+def extra_method_options(wildcards):
+    """Options that point a method at files the DAG made for it (e.g. an auxiliary network)."""
+    entry = method_entry(wildcards.label)
+    if entry.get("aux"):
+        return {"aux_checkpoint": aux_checkpoint(wildcards.dataset, wildcards.label)}
+    return {}
+
+
+def aux_checkpoint(dataset, label):
+    return f"results/aux/{dataset}-{label}-aux.pt"
+
+
+def extra_train_inputs(wildcards):
+    entry = method_entry(wildcards.label)
+    return [aux_checkpoint(wildcards.dataset, wildcards.label)] if entry.get("aux") else []
+
+
+def run_outputs():
+    outs = []
+    for d in run_dirs():
+        outs += [f"{d}/metrics.csv", f"{d}/cost.csv", f"{d}/train.csv"]
+    return outs
+
+
+ALL_TARGETS = []  # filled by the included rule files

@@ -1,0 +1,29 @@
+# dataset + method + model -> trained run folder (resumes from its checkpoint when re-run)
+
+
+rule train:
+    input:
+        data=lambda wc: dataset_marker(wc.dataset),
+        extra=extra_train_inputs,
+    output:
+        model=f"{RUNS}/{{dataset}}-{{label}}-{{model}}-{{res}}-s{{seed}}/model.pt",
+        rows=f"{RUNS}/{{dataset}}-{{label}}-{{model}}-{{res}}-s{{seed}}/train.csv",
+    log:
+        f"{LOGS}/train/{{dataset}}-{{label}}-{{model}}-{{res}}-s{{seed}}.log",
+    params:
+        root=lambda wc: dataset_root(wc.dataset),
+        method=lambda wc: method_entry(wc.label)["method"],
+        encoder=lambda wc: MATRIX["models"][wc.model].get("encoder", "resnet18"),
+        options=method_option_args,
+        run=lambda wc: f"{RUNS}/{run_id(wc.dataset, wc.label, wc.model, wc.res, wc.seed)}",
+        train=lambda wc: MATRIX["train"],
+    threads: THREADS
+    resources:
+        gpu=GPU,
+    shell:
+        "OMP_NUM_THREADS={threads} dsbench train --dataset {wildcards.dataset} --root {params.root} "
+        "--method {params.method} --label {wildcards.label} --model {wildcards.model} "
+        "--encoder {params.encoder} --resolution {wildcards.res} --seed {wildcards.seed} "
+        "--iters {params.train[iters]} --batch-size {params.train[batch_size]} "
+        "--lr {params.train[lr]} --checkpoint-every {params.train[checkpoint_every]} "
+        "--device {DEVICE} {params.options} --out {params.run} --quiet > {log} 2>&1"
