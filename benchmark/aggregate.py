@@ -5,7 +5,7 @@ tidy-row files named in :data:`RUN_FILES`; other files (raw counts, logs, checkp
 not rows and are left alone. Every file is validated by :func:`benchmark.results.read_rows`.
 
 Two rows describe the same number when they agree on :data:`DUPLICATE_KEY` (identity and
-measurement keys, without ``run_id``): the same configuration run twice in two folders is
+measurement keys, without ``run_id`` and ``unit``): the same configuration run twice in two folders is
 ambiguous for figures and regression, so it raises and names both files.
 
 Nothing here imports torch.
@@ -24,7 +24,8 @@ from benchmark.results import COLUMNS, read_rows, write_rows
 
 # The tidy-row files a run folder may hold (evaluate, cost, train, priors producers).
 RUN_FILES: Tuple[str, ...] = ("metrics.csv", "cost.csv", "train.csv", "priors.csv")
-DUPLICATE_KEY: List[str] = MATCH_KEY
+# The unit is left out: one number stored twice with two units is still a duplicate.
+DUPLICATE_KEY: List[str] = [c for c in MATCH_KEY if c != "unit"]
 
 
 def run_files(runs_dir: os.PathLike) -> List[Path]:

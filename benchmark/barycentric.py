@@ -32,12 +32,12 @@ from typing import Tuple
 
 import numpy as np
 import torch
+import torch.nn.functional as F
 
 from benchmark.sampling import UNSAMPLERS, Size, grid_to_pixels
 
 MAX_CANDIDATES = 1 << 21  # candidate pixels per rasterisation chunk (~60 MB of temporaries)
-BLEND_CHUNK = 1 << 17     # output pixels per blend chunk (keeps the gathers in cache)
-INSIDE_EPS = 1e-5         # barycentric tolerance: a pixel on an edge belongs to both triangles
+SPAN_EPS = 1e-6           # pixels: a pixel on an edge is a candidate of both triangles
 
 
 def _triangles(h: int, w: int, device) -> torch.Tensor:
@@ -73,6 +73,9 @@ def barycentric_weights(grid: torch.Tensor, size_hr: Size,
 
 def _weights_one(pts: torch.Tensor, tris: torch.Tensor, H: int, W: int,
                  max_candidates: int) -> Tuple[torch.Tensor, torch.Tensor]:
+    """Scanline rasterisation of every triangle: the rows of its y-range, then on each row the
+    pixel span between its left and right edges (inclusive within ``SPAN_EPS``, so a pixel on a
+    shared edge is a candidate of both triangles and the larger triangle index keeps it)."""
     device = pts.device
     n_out = H * W
     owner = torch.full((n_out,), -1, dtype=torch.long, device=device)
@@ -80,42 +83,40 @@ def _weights_one(pts: torch.Tensor, tris: torch.Tensor, H: int, W: int,
     weight = torch.zeros(n_out, 3, dtype=torch.float32, device=device)
 
     if tris.shape[0]:
-        v = pts[tris]  # (T, 3, 2) float64
-        v0, e1, e2 = v[:, 0], v[:, 1] - v[:, 0], v[:, 2] - v[:, 0]
+        v = pts[tris]  # (T, 3, 2) float64 pixel (x, y)
+        e1, e2 = v[:, 1] - v[:, 0], v[:, 2] - v[:, 0]
         det = e1[:, 0] * e2[:, 1] - e1[:, 1] * e2[:, 0]
-        lo = torch.ceil(v.min(dim=1).values - 1e-9)
-        hi = torch.floor(v.max(dim=1).values + 1e-9)
-        lo[:, 0].clamp_(min=0)
-        lo[:, 1].clamp_(min=0)
-        hi[:, 0].clamp_(max=W - 1)
-        hi[:, 1].clamp_(max=H - 1)
-        box = (hi - lo + 1).clamp(min=0)  # (T, 2) width, height
-        count = (box[:, 0] * box[:, 1]).long()
-        keep = (det.abs() > 1e-12) & (count > 0)
-        # l1, l2 as affine functions of the offset (dx, dy) from the box origin: float64 here,
-        # float32 per candidate (offsets are small, so no cancellation).
-        inv = torch.where(keep, 1.0 / torch.where(keep, det, torch.ones_like(det)), torch.zeros_like(det))
-        d0 = lo - v0  # origin relative to v0
+        keep = det.abs() > 1e-12  # degenerate triangles cover nothing
+        y_lo = torch.ceil(v[..., 1].min(dim=1).values - SPAN_EPS).clamp(min=0)
+        y_hi = torch.floor(v[..., 1].max(dim=1).values + SPAN_EPS).clamp(max=H - 1)
+        rows = (y_hi - y_lo + 1).clamp(min=0).long() * keep
+        tri_ids = torch.nonzero(rows).squeeze(1)
+        # l1, l2 are affine in the pixel position; expressed relative to an integer origin at
+        # the triangle so that float32 keeps full precision at any image size.
+        origin = torch.floor(v[:, 0])
+        d0 = origin - v[:, 0]
+        inv = 1.0 / torch.where(keep, det, torch.ones_like(det))
         l1_a, l1_b = e2[:, 1] * inv, -e2[:, 0] * inv
         l2_a, l2_b = -e1[:, 1] * inv, e1[:, 0] * inv
-        l1_c = l1_a * d0[:, 0] + l1_b * d0[:, 1]
-        l2_c = l2_a * d0[:, 0] + l2_b * d0[:, 1]
-        coef = torch.stack((l1_a, l1_b, l1_c, l2_a, l2_b, l2_c), dim=1).float()  # (T, 6)
-        tri_ids = torch.nonzero(keep).squeeze(1)
-        box_w = box[:, 0].long()
-        origin = lo.long()
-        counts = count[tri_ids]
-        ends = torch.cumsum(counts, 0)
-        start = 0
-        n_tri = tri_ids.shape[0]
+        coef = torch.stack((l1_a, l1_b, l1_a * d0[:, 0] + l1_b * d0[:, 1],
+                            l2_a, l2_b, l2_a * d0[:, 0] + l2_b * d0[:, 1]), dim=1).float()  # (T, 6)
+        origin = origin.long()
+        order = torch.argsort(v[..., 1], dim=1)
+        v_sorted = torch.gather(v, 1, order.unsqueeze(-1).expand(-1, -1, 2))  # (T, 3, 2) by y
+        row_counts = rows[tri_ids]
+        row_ends = torch.cumsum(row_counts, 0)
+        # Chunk over triangles so that each chunk holds about max_candidates pixels.
+        area = (v[..., 0].max(dim=1).values - v[..., 0].min(dim=1).values + 1.0)[tri_ids] * row_counts
+        area_ends = torch.cumsum(area, 0)
+        start, n_tri = 0, tri_ids.shape[0]
         while start < n_tri:
-            base = int(ends[start - 1]) if start else 0
-            stop = int(torch.searchsorted(ends, base + max_candidates, right=True))
-            stop = max(stop, start + 1)
-            _raster_chunk(tri_ids[start:stop], counts[start:stop], box_w, origin, coef, tris, W,
-                          owner, index, weight)
+            base = float(area_ends[start - 1]) if start else 0.0
+            stop = max(int(torch.searchsorted(area_ends, base + max_candidates, right=True)), start + 1)
+            _scan_chunk(tri_ids[start:stop], row_counts[start:stop], y_lo, v_sorted, coef, origin, W, owner, weight)
             start = stop
+        del row_ends
 
+    index = tris.index_select(0, owner.clamp(min=0)) if tris.shape[0] else index  # (H*W, 3) corners of the owning triangle
     uncovered = torch.nonzero(owner < 0).squeeze(1)
     if uncovered.numel():
         nearest = _nearest_grid_point(pts, uncovered, W)
@@ -124,38 +125,49 @@ def _weights_one(pts: torch.Tensor, tris: torch.Tensor, H: int, W: int,
     return index, weight
 
 
-def _raster_chunk(tri: torch.Tensor, counts: torch.Tensor, box_w: torch.Tensor, origin: torch.Tensor,
-                  coef: torch.Tensor, tris: torch.Tensor, W: int,
-                  owner: torch.Tensor, index: torch.Tensor, weight: torch.Tensor) -> None:
-    total = int(counts.sum())
-    rep = torch.repeat_interleave(torch.arange(tri.shape[0], device=tri.device), counts)  # (N,)
+def _expand(counts: torch.Tensor) -> Tuple[torch.Tensor, torch.Tensor]:
+    """Segments of the given lengths -> per element: its segment id and its offset in it."""
+    seg = torch.repeat_interleave(torch.arange(counts.shape[0], device=counts.device), counts)
     first = torch.cumsum(counts, 0) - counts
-    k = torch.arange(total, device=tri.device) - first[rep]
-    t = tri[rep]
-    bw = box_w[t]
-    dy = torch.div(k, bw, rounding_mode="floor")
-    dx = k - dy * bw
-    c = coef[t]  # (N, 6)
-    dxf, dyf = dx.float(), dy.float()
-    l1 = c[:, 0] * dxf + c[:, 1] * dyf + c[:, 2]
-    l2 = c[:, 3] * dxf + c[:, 4] * dyf + c[:, 5]
-    l0 = 1.0 - l1 - l2
-    inside = (l0 >= -INSIDE_EPS) & (l1 >= -INSIDE_EPS) & (l2 >= -INSIDE_EPS)
-    sel = torch.nonzero(inside).squeeze(1)
-    if not sel.numel():
-        return
-    t = t[sel]
-    o = origin[t]
-    pix = (o[:, 1] + dy[sel]) * W + (o[:, 0] + dx[sel])
-    # Later triangles win: scatter the max triangle id, keep the candidates that hold it.
+    offset = torch.arange(seg.shape[0], device=counts.device) - first.index_select(0, seg)
+    return seg, offset
+
+
+def _scan_chunk(tri: torch.Tensor, row_counts: torch.Tensor, y_lo: torch.Tensor, v_sorted: torch.Tensor,
+                coef: torch.Tensor, origin: torch.Tensor, W: int, owner: torch.Tensor, weight: torch.Tensor) -> None:
+    seg, dy = _expand(row_counts)
+    t = tri.index_select(0, seg)                          # (S,) triangle of each span
+    y = y_lo.index_select(0, t) + dy.double()             # (S,) its row
+    top, mid, bot = v_sorted.index_select(0, t).unbind(1)  # (S, 2) each
+    x_long = top[:, 0] + (y - top[:, 1]) * (bot[:, 0] - top[:, 0]) / (bot[:, 1] - top[:, 1])
+    upper = ((y <= mid[:, 1]) & (mid[:, 1] > top[:, 1])).unsqueeze(1)
+    p = torch.where(upper, top, mid)
+    q = torch.where(upper, mid, bot)
+    dq = q[:, 1] - p[:, 1]
+    flat = dq == 0  # horizontal short edge: the row is the edge itself
+    x_short = torch.where(flat, q[:, 0], p[:, 0] + (y - p[:, 1]) * (q[:, 0] - p[:, 0]) / torch.where(flat, torch.ones_like(dq), dq))
+    x_lo = torch.ceil(torch.minimum(x_long, x_short) - SPAN_EPS).clamp(min=0)
+    x_hi = torch.floor(torch.maximum(x_long, x_short) + SPAN_EPS).clamp(max=W - 1)
+    width = (x_hi - x_lo + 1).clamp(min=0).long()
+    span, dx = _expand(width)
+    t = t.index_select(0, span)
+    px = x_lo.long().index_select(0, span) + dx           # (N,) pixel column
+    py = y.long().index_select(0, span)                   # (N,) pixel row
+    o = origin.index_select(0, t)
+    c = coef.index_select(0, t)                           # (N, 6)
+    fx = (px - o[:, 0]).float()
+    fy = (py - o[:, 1]).float()
+    l1 = c[:, 0] * fx + c[:, 1] * fy + c[:, 2]
+    l2 = c[:, 3] * fx + c[:, 4] * fy + c[:, 5]
+    pix = py * W + px
+    # Where spans overlap (shared edges, folded cells) the larger triangle index wins.
     owner.scatter_reduce_(0, pix, t, reduce="amax")
-    win = owner[pix] == t
-    pix, t = pix[win], t[win]
-    sel = sel[win]
-    lam = torch.stack((l0[sel], l1[sel], l2[sel]), dim=1).clamp_(min=0.0)
-    lam = lam / lam.sum(dim=1, keepdim=True)
-    index[pix] = tris[t]
-    weight[pix] = lam
+    win = owner.index_select(0, pix) == t
+    if not bool(win.all()):
+        keep = torch.nonzero(win).squeeze(1)
+        pix, l1, l2 = pix.index_select(0, keep), l1.index_select(0, keep), l2.index_select(0, keep)
+    # Weights sum to 1 by construction; on an edge one may be negative by float error (~1e-6).
+    weight[pix] = torch.stack((1.0 - l1 - l2, l1, l2), dim=1)
 
 
 def _nearest_grid_point(pts: torch.Tensor, pixels: torch.Tensor, W: int) -> torch.Tensor:
@@ -166,25 +178,21 @@ def _nearest_grid_point(pts: torch.Tensor, pixels: torch.Tensor, W: int) -> torc
     return torch.from_numpy(np.asarray(nearest, dtype=np.int64)).to(pts.device)
 
 
-def blend(logits: torch.Tensor, index: torch.Tensor, weight: torch.Tensor, size_hr: Size,
-          chunk: int = BLEND_CHUNK) -> torch.Tensor:
-    """``logits`` ``(B, C, h, w)`` blended with ``(index, weight)`` ``(B, H*W, 3)`` -> ``(B, C, H, W)``."""
+def blend(logits: torch.Tensor, index: torch.Tensor, weight: torch.Tensor, size_hr: Size) -> torch.Tensor:
+    """``logits`` ``(B, C, h, w)`` blended with ``(index, weight)`` ``(B, H*W, 3)`` -> ``(B, C, H, W)``.
+
+    One fused weighted gather per image (``embedding_bag`` with per-sample weights over the
+    ``(h*w, C)`` table of predictions). The result is returned in channels-last memory layout
+    (a permuted view of ``(B, H, W, C)``): same values and shape, no transposing pass.
+    """
     B, C, h, w = logits.shape
     H, W = size_hr
-    flat = logits.reshape(B, C, h * w)
-    out = torch.empty(B, C, H * W, dtype=logits.dtype, device=logits.device)
+    table = logits.permute(0, 2, 3, 1).reshape(B, h * w, C)  # (B, h*w, C)
     weight = weight.to(logits.dtype)
-    for b in range(B):
-        src = flat[b]
-        for s in range(0, H * W, chunk):
-            e = min(s + chunk, H * W)
-            idx = index[b, s:e]
-            wt = weight[b, s:e]
-            o = out[b, :, s:e]
-            torch.mul(src.index_select(1, idx[:, 0]), wt[:, 0], out=o)
-            o.addcmul_(src.index_select(1, idx[:, 1]), wt[:, 1])
-            o.addcmul_(src.index_select(1, idx[:, 2]), wt[:, 2])
-    return out.reshape(B, C, H, W)
+    out = torch.stack([F.embedding_bag(index[b], table[b], per_sample_weights=weight[b], mode="sum")
+                       for b in range(B)]) if B > 1 else \
+        F.embedding_bag(index[0], table[0], per_sample_weights=weight[0], mode="sum").unsqueeze(0)
+    return out.reshape(B, H, W, C).permute(0, 3, 1, 2)  # (B, C, H, W), channels-last
 
 
 def unsample_barycentric(logits: torch.Tensor, grid: torch.Tensor, size_hr: Size) -> torch.Tensor:

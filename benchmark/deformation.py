@@ -109,6 +109,12 @@ def deformed_grid(d: torch.Tensor, sigma: float, size_out: Optional[Size] = None
     """
     if d.dim() != 4 or d.shape[1] != 1:
         raise ValueError(f"deformation map must be (B, 1, hd, wd), got {tuple(d.shape)}")
+    # Coordinates need full precision: under mixed precision a bf16 grid is off by pixels.
+    with torch.autocast(device_type=d.device.type, enabled=False):
+        return _deformed_grid(d if d.dtype == torch.float64 else d.float(), sigma, size_out)
+
+
+def _deformed_grid(d: torch.Tensor, sigma: float, size_out: Optional[Size]) -> torch.Tensor:
     B, _, hd, wd = d.shape
     kernel = gaussian_kernel1d(float(sigma), dtype=d.dtype, device=d.device)
     r = (kernel.numel() - 1) // 2
@@ -191,14 +197,21 @@ def edge_target(labels_lr: torch.Tensor, num_classes: int, delta: float = 1.0,
         ``(d_t, valid)``: ``d_t`` ``(B, 1, hd, wd)`` non-negative, summing to 1 per image (0 where
         the label has no edge); ``valid`` ``(B, 1, hd, wd)`` bool, False on ignore pixels.
     """
+    with torch.autocast(device_type=labels_lr.device.type, enabled=False):
+        return _edge_target(labels_lr, num_classes, delta, ignore_index)
+
+
+def _edge_target(labels_lr: torch.Tensor, num_classes: int, delta: float,
+                 ignore_index: int) -> Tuple[torch.Tensor, torch.Tensor]:
     valid = (labels_lr != ignore_index).unsqueeze(1)
     filled = fill_ignore_nearest(labels_lr, ignore_index)
-    one_hot = _one_hot_valid(filled, num_classes, ignore_index)             # (B, K, hd, wd)
+    one_hot = _one_hot_valid(filled, num_classes, ignore_index).double()    # (B, K, hd, wd)
     response = edge_filter_replicate(gaussian_blur_replicate(one_hot, delta)).abs().sum(1, keepdim=True)
-    response = response * valid
+    # Round-off on flat regions (blur of a constant is 1 +- 1e-16) is not an edge.
+    response = torch.where(response > 1e-9, response, torch.zeros_like(response)) * valid
     total = response.sum(dim=(2, 3), keepdim=True)
     target = torch.where(total > 0, response / total.clamp_min(1e-12), torch.zeros_like(response))
-    return target, valid
+    return target.float(), valid
 
 
 def label_boundaries(labels: torch.Tensor, ignore_index: int = IGNORE_INDEX) -> torch.Tensor:

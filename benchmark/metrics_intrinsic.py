@@ -12,8 +12,8 @@ Conventions
 * A full-resolution pixel whose reconstruction is "ignore" gets prediction 255: a miss for its
   true class, counted in the extra last column of the ``(K, K + 1)`` confusion matrix of
   :mod:`benchmark.metrics.confusion`. Ignore pixels of Y are not evaluated.
-* The grid is the method's own: learned samplers run on the image (no gradient, the module in
-  whatever train/eval mode the caller left it; use eval), label-driven samplers (oracles, e.g.
+* The grid is the method's own: learned samplers run on the image (no gradient, in eval mode; the
+  caller's mode is restored afterwards), label-driven samplers (oracles, e.g.
   ``edge_sim``) get the labels. Metric name ``miou_intrinsic``.
 
 Never imports a method: ``method`` is any object with ``sampler`` and ``unsample_mode``.
@@ -48,6 +48,30 @@ def reconstruct_labels(labels_hr: torch.Tensor, grid_lr: torch.Tensor, num_class
     return torch.where(pred == void, torch.full_like(pred, ignore_index), pred)
 
 
+def evaluation_grid(method: Any, labels_hr: torch.Tensor, size_lr: Size,
+                    image_hr: Optional[torch.Tensor] = None) -> tuple[torch.Tensor, torch.Tensor]:
+    """Labels as int64 ``(B, H, W)`` and the method's grid as at evaluation: eval mode (no
+    BatchNorm update; the caller's mode is restored), labels passed only to oracle samplers
+    (``uses_labels_at_eval``). Label-only samplers get a blank image of the right shape."""
+    size_lr = check_size(size_lr)
+    if labels_hr.dim() == 2:
+        labels_hr = labels_hr.unsqueeze(0)
+    labels_hr = labels_hr.long()
+    B, H, W = labels_hr.shape
+    if image_hr is None:
+        image_hr = torch.zeros(B, 3, H, W, device=labels_hr.device)
+    oracle = getattr(method, "uses_labels_at_eval", False)
+    was_training = getattr(method, "training", False)
+    if hasattr(method, "eval"):
+        method.eval()
+    try:
+        grid_lr = method.sampler(image_hr, size_lr, labels_hr if oracle else None)
+    finally:
+        if was_training:
+            method.train()
+    return labels_hr, grid_lr
+
+
 @torch.no_grad()
 def intrinsic_confusion(method: Any, labels_hr: torch.Tensor, size_lr: Size, num_classes: int,
                         image_hr: Optional[torch.Tensor] = None, ignore_index: int = IGNORE_INDEX) -> np.ndarray:
@@ -59,17 +83,7 @@ def intrinsic_confusion(method: Any, labels_hr: torch.Tensor, size_lr: Size, num
         size_lr: ``(h, w)``, the downsampled size.
         image_hr: ``(B, 3, H, W)`` in [0, 1]; needed by image-driven (learned) samplers.
     """
-    size_lr = check_size(size_lr)
-    if labels_hr.dim() == 2:
-        labels_hr = labels_hr.unsqueeze(0)
-    labels_hr = labels_hr.long()
-    B, H, W = labels_hr.shape
-    if image_hr is None:
-        # Label-only samplers (uniform, oracles) ignore the image content; give them its shape.
-        image_hr = torch.zeros(B, 3, H, W, device=labels_hr.device)
-    # As at evaluation: only oracle samplers (uses_labels_at_eval) see the labels.
-    oracle = getattr(method, "uses_labels_at_eval", False)
-    grid_lr = method.sampler(image_hr, size_lr, labels_hr if oracle else None)
+    labels_hr, grid_lr = evaluation_grid(method, labels_hr, size_lr, image_hr)
     pred = reconstruct_labels(labels_hr, grid_lr, num_classes, method.unsample_mode, ignore_index)
     counts = ConfusionMatrix(num_classes, ignore_index)
     counts.process(pred, labels_hr)
@@ -83,3 +97,20 @@ def intrinsic_miou(method: Any, labels_hr: torch.Tensor, size_lr: Size, num_clas
     sum :func:`intrinsic_confusion` over batches and call ``miou_from_confusion`` once."""
     counts = intrinsic_confusion(method, labels_hr, size_lr, num_classes, image_hr, ignore_index)
     return miou_from_confusion(counts, classes)
+
+
+@torch.no_grad()
+def sampled_class_counts(method: Any, labels_hr: torch.Tensor, size_lr: Size, num_classes: int,
+                         image_hr: Optional[torch.Tensor] = None,
+                         ignore_index: int = IGNORE_INDEX) -> tuple[np.ndarray, np.ndarray]:
+    """Pixel counts per class ``(K,)`` of the original labels and of the labels sampled on the
+    method's grid (nearest), for Jin's Fig 13 (``class_frequency`` rows, stage original / sampled:
+    the figure plots ``(sampled / sum) / (original / sum) - 1``). Ignore pixels are not counted."""
+    labels_hr, grid_lr = evaluation_grid(method, labels_hr, size_lr, image_hr)
+    labels_lr = downsample_labels(labels_hr, grid_lr, "nearest")
+
+    def count(ids: torch.Tensor) -> np.ndarray:
+        ids = ids[ids != ignore_index].cpu().numpy()
+        return np.bincount(ids, minlength=num_classes)[:num_classes].astype(np.int64)
+
+    return count(labels_hr), count(labels_lr)

@@ -65,8 +65,8 @@ class Tolerance:
     def describe(self) -> str:
         if self.exact:
             return "exact"
-        parts = ([f"abs {self.abs:g}"] if self.abs or not self.rel else []) + ([f"rel {self.rel:g}"] if self.rel else [])
-        return ", ".join(parts)
+        parts = [f"abs {self.abs:g}"] if self.abs or not self.rel else []
+        return ", ".join(parts + ([f"rel {self.rel:g}"] if self.rel else []))
 
 
 @dataclass
@@ -158,14 +158,26 @@ def _keyed(df: pd.DataFrame, source: str) -> Dict[Tuple[str, ...], Mapping[str, 
     return keyed
 
 
-def describe_key(row: Mapping[str, Any]) -> str:
+def _natural(key: Tuple[str, ...]) -> Tuple[Tuple[int, float, str], ...]:
+    # Numbers sort as numbers (32 before 128), text as text, missing first.
+    def part(text: str) -> Tuple[int, float, str]:
+        try:
+            return (1, float(text), "")
+        except ValueError:
+            return (0 if text == "" else 2, 0.0, text)
+    return tuple(part(t) for t in key)
+
+
+def describe_key(row: Mapping[str, Any], with_metric: bool = True) -> str:
     """``synthcity/val edge_based deeplab 64x128 seed 0 miou stage=total``."""
-    parts = [f"{key_text(row['dataset'])}/{key_text(row['split'])}".rstrip("/"), key_text(row["method"]), key_text(row["model"])]
+    where = f"{key_text(row['dataset'])}/{key_text(row['split'])}".rstrip("/")
+    parts = [where, key_text(row["method"]), key_text(row["model"])]
     if key_text(row["height"]):
         parts.append(f"{key_text(row['height'])}x{key_text(row['width'])}")
     if key_text(row["seed"]):
         parts.append(f"seed {key_text(row['seed'])}")
-    parts.append(key_text(row["metric"]))
+    if with_metric:
+        parts.append(key_text(row["metric"]))
     parts += [f"{c}={key_text(row[c])}" for c in ("class_name", "band_px", "size_bin", "n_superpixels", "stage")
               if key_text(row[c])]
     return " ".join(p for p in parts if p)
@@ -197,7 +209,7 @@ def compare(reference: pd.DataFrame, current: pd.DataFrame, tolerances: Toleranc
     """Row-by-row comparison; columns :data:`REPORT_COLUMNS`, sorted by key."""
     ref_rows, now_rows = _keyed(reference, reference_name), _keyed(current, current_name)
     records = []
-    for key in sorted(set(ref_rows) | set(now_rows)):
+    for key in sorted(set(ref_rows) | set(now_rows), key=_natural):
         ref, now = ref_rows.get(key), now_rows.get(key)
         base = dict(zip(MATCH_KEY, key))
         metric, unit = base["metric"], base["unit"]
@@ -256,7 +268,7 @@ def format_report(df: pd.DataFrame, show_all: bool = False) -> str:
     """
     shown = df if show_all else df[~df["verdict"].isin(QUIET_VERDICTS)]
     header = ["row", "metric", "reference", "now", "delta", "tolerance", "verdict"]
-    body = [[describe_key(r), r["metric"], _fmt(r["reference"]), _fmt(r["now"]), _fmt(r["delta"]),
+    body = [[describe_key(r, with_metric=False), r["metric"], _fmt(r["reference"]), _fmt(r["now"]), _fmt(r["delta"]),
              r["tolerance"], r["verdict"] + ("" if r["passed"] else " (FAIL)")] for r in shown.to_dict("records")]
     widths = [max([len(h)] + [len(str(b[i])) for b in body]) for i, h in enumerate(header)]
     lines = ["  ".join(str(c).ljust(w) for c, w in zip(cells, widths)).rstrip() for cells in [header] + body]

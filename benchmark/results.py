@@ -108,7 +108,7 @@ def write_rows(path: os.PathLike, rows: Iterable[Mapping[str, Any]] | pd.DataFra
     """Validate, sort and atomically write tidy rows as CSV; returns the frame written."""
     df = rows if isinstance(rows, pd.DataFrame) else to_frame(rows)
     df = sort_rows(validate_rows(df, str(path)))
-    atomic_write_text(path, df.to_csv(index=False, float_format="%.10g"))
+    atomic_write_text(path, df.to_csv(index=False, float_format="%.15g"))
     return df
 
 

@@ -33,7 +33,6 @@ Conventions
 """
 from __future__ import annotations
 
-import math
 from typing import Any, Dict, Iterator, Mapping, Optional, Sequence, Tuple, Union
 
 import torch
@@ -113,11 +112,39 @@ def _apply_threshold(soft: torch.Tensor, valid_threshold: float) -> torch.Tensor
 
 # -- soft-bilinear / soft-bicubic: the colour kernel on the one-hot ---------------------------
 
+def _bilinear_splat(labels: torch.Tensor, grid: torch.Tensor, num_classes: int) -> torch.Tensor:
+    """Bilinear sampling of the one-hot of ids without building it: each sample reads its four
+    neighbouring pixels' ids and adds their bilinear weights to those classes. Same coordinates
+    as ``resample`` (align_corners=True, border clamping); memory O(B*K*h*w)."""
+    B, H, W = labels.shape
+    h, w = grid.shape[1:3]
+    px = grid_to_pixels(grid.to(torch.float64), (H, W))
+    x = px[..., 0].clamp(0, W - 1)
+    y = px[..., 1].clamp(0, H - 1)
+    x0, y0 = x.floor().long(), y.floor().long()
+    fx, fy = x - x0, y - y0
+    x1, y1 = (x0 + 1).clamp(max=W - 1), (y0 + 1).clamp(max=H - 1)
+    # Ignore pixels splat into an extra class K that is dropped.
+    classes = torch.where(labels == IGNORE_INDEX, torch.full_like(labels, num_classes), labels).reshape(B, H * W)
+    out = torch.zeros(B, num_classes + 1, h * w, dtype=torch.float64, device=labels.device)
+    for row, col, weight in ((y0, x0, (1 - fy) * (1 - fx)), (y0, x1, (1 - fy) * fx),
+                             (y1, x0, fy * (1 - fx)), (y1, x1, fy * fx)):
+        ids = torch.gather(classes, 1, (row * W + col).reshape(B, h * w))  # (B, h*w)
+        out.scatter_add_(1, ids.unsqueeze(1), weight.reshape(B, 1, h * w))
+    return out[:, :num_classes].reshape(B, num_classes, h, w).to(torch.float32)
+
+
 def soft_bilinear(labels: torch.Tensor, grid: torch.Tensor, *, num_classes: int,
                   valid_threshold: float = DEFAULT_VALID_THRESHOLD, chunk_bytes: int = DEFAULT_CHUNK_BYTES,
                   **_: Any) -> torch.Tensor:
-    """One-hot labels sampled bilinearly at ``grid`` ``(B, h, w, 2)`` -> ``(B, K, h, w)``."""
+    """One-hot labels sampled bilinearly at ``grid`` ``(B, h, w, 2)`` -> ``(B, K, h, w)``.
+
+    Ids are splatted from their four neighbours (no one-hot); probability maps are resampled in
+    class chunks with ``resample`` exactly like the colour image.
+    """
     _check_labels(labels, num_classes)
+    if not labels.is_floating_point():
+        return _apply_threshold(_bilinear_splat(labels, grid, num_classes), valid_threshold)
     B, (H, W), (h, w) = labels.shape[0], labels.shape[-2:], grid.shape[1:3]
     out = torch.empty(B, num_classes, h, w, dtype=torch.float32, device=labels.device)
     for c0, c1 in class_chunks(num_classes, B * H * W * 4, chunk_bytes):
@@ -365,50 +392,27 @@ def single_class_mask(soft_labels: torch.Tensor) -> torch.Tensor:
 
 def resize_and_crop(sample: Mapping[str, Any], crop: Sequence[int], scale_range: Tuple[float, float] = (0.5, 2.0),
                     label_mode: str = "soft-bilinear", generator: Optional[torch.Generator] = None, *,
-                    num_classes: int, image_mode: str = "bilinear",
-                    valid_threshold: float = DEFAULT_VALID_THRESHOLD) -> Dict[str, Any]:
+                    num_classes: int, valid_threshold: float = DEFAULT_VALID_THRESHOLD) -> Dict[str, Any]:
     """The crop-based augmentation of Sec IV-B with labels paired to the colour sampling.
 
-    The image ``(3, H, W)`` is resized so that it would fit the crop ``(hc, wc)`` times a factor
-    drawn uniformly from ``scale_range`` (half to twice the crop size), then a random ``hc x wc``
-    window is cut (padding with 0 / ignore where the resized image is smaller). Colour and labels
-    are resampled on the *same* uniform grid: the image with ``image_mode``, the labels with
-    ``label_mode`` (ids ``(hc, wc)`` for nearest, probabilities ``(K, hc, wc)`` for soft modes).
-    Other keys are copied; ``instances`` are resized with nearest. Deterministic for a seeded
-    ``generator``.
+    The image ``(3, H, W)`` is resized *in one step* to the size at which it would fit the crop
+    ``(hc, wc)``, times a factor drawn uniformly from ``scale_range`` (half to twice the crop
+    size), then a random ``hc x wc`` window is cut (padded with 0 / ignore where smaller). Colour
+    (bilinear) and labels (``label_mode``: ids ``(hc, wc)`` for nearest, probabilities
+    ``(K, hc, wc)`` for soft modes) are resampled on the same uniform grid by
+    ``benchmark.data.transforms.resize``. Deterministic for a seeded ``generator``.
     """
+    from benchmark.data.transforms import RandomCrop, resize
+
     hc, wc = check_size(crop, "crop size")
     if label_mode not in LABEL_MODES:
         raise DsbenchError(f"label mode {label_mode!r} unknown; use one of {', '.join(LABEL_MODES)}")
     lo, hi = scale_range
     if not 0 < lo <= hi:
         raise DsbenchError(f"scale range {scale_range} must be 0 < low <= high, e.g. (0.5, 2.0)")
-    image, labels = sample["image"], sample["labels"]
-    H, W = image.shape[-2:]
+    H, W = sample["image"].shape[-2:]
     scale = lo + (hi - lo) * float(torch.rand((), generator=generator))
     fit = min(hc / H, wc / W)
     size = (max(1, round(H * fit * scale)), max(1, round(W * fit * scale)))
-    grid = uniform_grid(1, size, image.device)
-    image_lr = resample(image.unsqueeze(0).float(), grid, image_mode)[0]
-    labels_lr = sample_labels(labels.unsqueeze(0), grid, label_mode, num_classes=num_classes,
-                              valid_threshold=valid_threshold)[0]
-    out = dict(sample)
-    if "instances" in sample and sample["instances"] is not None:
-        out["instances"] = downsample_labels(sample["instances"].unsqueeze(0).long(), grid, "nearest")[0]
-
-    # Pad to at least the crop, then cut a random window.
-    pad_h, pad_w = max(0, hc - size[0]), max(0, wc - size[1])
-    if pad_h or pad_w:
-        image_lr = F.pad(image_lr, (0, pad_w, 0, pad_h), value=0.0)
-        fill = 0.0 if labels_lr.is_floating_point() else IGNORE_INDEX
-        labels_lr = F.pad(labels_lr.unsqueeze(0), (0, pad_w, 0, pad_h), value=fill)[0]
-        if "instances" in out:
-            out["instances"] = F.pad(out["instances"].unsqueeze(0), (0, pad_w, 0, pad_h), value=0)[0]
-    top = int(torch.randint(0, image_lr.shape[-2] - hc + 1, (), generator=generator))
-    left = int(torch.randint(0, image_lr.shape[-1] - wc + 1, (), generator=generator))
-    window = (slice(top, top + hc), slice(left, left + wc))
-    out["image"] = image_lr[(..., *window)].contiguous()
-    out["labels"] = labels_lr[(..., *window)].contiguous()
-    if "instances" in out:
-        out["instances"] = out["instances"][window].contiguous()
-    return out
+    options = {} if label_mode == "nearest" else {"num_classes": num_classes, "valid_threshold": valid_threshold}
+    return RandomCrop((hc, wc))(resize(dict(sample), size, label_mode, **options), generator)

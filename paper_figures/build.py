@@ -1,9 +1,10 @@
 """Write every registered figure and table from a tidy metrics file.
 
-Figures (``make(df)`` returns a Figure) become ``<id>.png`` (300 dpi) and ``<id>.pdf``; tables
-(``make(df)`` returns ``dict(markdown, latex)``) become ``<id>.md`` and ``<id>.tex``. Every file
-is written atomically (temporary file + rename). PDFs carry no creation date, so rebuilding
-from the same rows gives the same bytes.
+Figures (any id not starting with ``table_``; ``make(df)`` returns a Figure) become
+``<id>.png`` (300 dpi) and ``<id>.pdf``; tables (ids ``table_*``; ``make(df)`` returns
+``dict(markdown, latex)``) become ``<id>.md`` and ``<id>.tex``. Every file is written
+atomically (temporary file + rename). PDFs carry no creation date, so rebuilding from the
+same rows gives the same bytes.
 """
 from __future__ import annotations
 
@@ -50,6 +51,10 @@ def build_all(metrics_csv: os.PathLike, out_dir: os.PathLike,
     written: List[Path] = []
     for key, make in makers.items():
         result = make(df)
+        # Workflows name outputs by id alone (table_* -> .md/.tex, others -> .png/.pdf): enforce it.
+        if isinstance(result, Figure) == key.startswith("table_"):
+            raise DsbenchError(f"figure {key!r}: ids starting with 'table_' must return dict(markdown, latex) "
+                               "and all other ids a matplotlib Figure; rename the id or fix make(df)")
         if isinstance(result, Figure):
             for suffix in (".png", ".pdf"):
                 _save_figure(result, out_dir / f"{key}{suffix}")

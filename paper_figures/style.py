@@ -29,9 +29,10 @@ from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
 from benchmark.regress import markdown_table  # one Markdown table writer for the suite
 
 __all__ = [
-    "METHOD_ORDER", "FONT_SIZE", "method_style", "method_color", "method_label", "sort_methods",
-    "ok_rows", "seed_summary", "new_figure", "label_axes", "empty_panel", "plot_method_lines",
-    "add_legend", "panel_title", "split_titles", "log_x_axis", "resolution_label", "markdown_table", "latex_table", "format_mean",
+    "METHOD_ORDER", "FONT_SIZE", "PANEL_KEY", "RESOLUTION", "method_style", "method_color", "method_label",
+    "sort_methods", "ok_rows", "seed_summary", "new_figure", "label_axes", "empty_panel", "plot_method_lines",
+    "add_legend", "panel_title", "split_titles", "log_x_axis", "resolution_label", "panel_groups",
+    "miou_with_cost", "miou_vs_cost_figure", "markdown_table", "latex_table", "format_mean",
 ]
 
 # The one method order (legends, tables). Methods not listed here sort after these, by name.
@@ -279,17 +280,18 @@ RESOLUTION = ["height", "width"]
 def miou_with_cost(df: pd.DataFrame, cost_metric: str, scale: float, **cost_filter: object) -> pd.DataFrame:
     """mIoU (%) over seeds joined with a cost (mean over seeds and splits, times ``scale``).
 
-    Columns: dataset, model, split, method, height, width, mean, std, n (mIoU in %), cost.
-    Costs do not depend on the split or seed, so they are joined on method and resolution only.
+    Columns: dataset, model, split, method, height, width, mean, std, n (mIoU in %), cost
+    (NaN where no cost row matches). Costs do not depend on the split or seed, so they are
+    joined on method and resolution only.
     """
     miou = seed_summary(ok_rows(df, "miou"), PANEL_KEY + ["method"] + RESOLUTION)
     cost_rows = ok_rows(df, cost_metric, **cost_filter)
-    if miou.empty or cost_rows.empty:
-        return pd.DataFrame(columns=list(miou.columns) + ["cost"])
-    cost = (cost_rows.groupby(["dataset", "model", "method"] + RESOLUTION, dropna=False)["value"].mean()
-            .mul(scale).rename("cost").reset_index())
-    points = miou.merge(cost, on=["dataset", "model", "method"] + RESOLUTION, how="inner")
-    points[["mean", "std"]] = points[["mean", "std"]] * 100.0
+    join = ["dataset", "model", "method"] + RESOLUTION
+    cost = (cost_rows.groupby(join, dropna=False)["value"].mean().mul(scale).rename("cost").reset_index()
+            if not cost_rows.empty else pd.DataFrame(columns=join + ["cost"]))
+    points = miou.merge(cost.astype({c: miou[c].dtype for c in join}), on=join, how="left")
+    points["cost"] = pd.to_numeric(points["cost"], errors="coerce")
+    points[["mean", "std"]] = points[["mean", "std"]].astype(float) * 100.0
     return points
 
 
@@ -307,16 +309,20 @@ def miou_vs_cost_figure(df: pd.DataFrame, *, title: str, cost_metric: str, xlabe
     groups = panel_groups(points, PANEL_KEY)
     common, titles = split_titles([key for key, _ in groups])
     fig, axes = new_figure(len(groups), f"{title}\n{common}" if common else title)
+    what = f"'{cost_metric}'" + "".join(f" ({k}={v})" for k, v in cost_filter.items())
     if not groups:
-        what = f"{cost_metric}" + "".join(f" ({k}={v})" for k, v in cost_filter.items())
-        empty_panel(axes[0], f"no data: needs ok 'miou' rows\nand matching '{what}' rows")
+        empty_panel(axes[0], f"no data: needs ok 'miou' rows\nand matching {what} rows")
         label_axes(axes[0], "", xlabel, "mIoU (%)")
         return fig
     methods: List[str] = []
     for ax, panel, (_, group) in zip(axes, titles, groups):
+        label_axes(ax, panel, xlabel, "mIoU (%)")
+        group = group.dropna(subset=["cost"])
+        if group.empty:
+            empty_panel(ax, f"no data: 'miou' rows but\nno matching {what} rows")
+            continue
         methods += plot_method_lines(ax, group, "cost", "mean", yerr="std")
         if log_x:
             log_x_axis(ax)
-        label_axes(ax, panel, xlabel, "mIoU (%)")
     add_legend(fig, methods)
     return fig

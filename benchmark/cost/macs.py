@@ -38,8 +38,11 @@ from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple, Union
 
 import torch
 import torch.nn as nn
-from fvcore.nn import FlopCountAnalysis
-from fvcore.nn.jit_handles import get_shape, norm_flop_counter
+
+with warnings.catch_warnings():
+    warnings.simplefilter("ignore")  # fvcore's import touches deprecated torch.jit APIs
+    from fvcore.nn import FlopCountAnalysis
+    from fvcore.nn.jit_handles import get_shape, norm_flop_counter
 
 Handle = Callable[[List[Any], List[Any]], Union[int, float]]
 
@@ -48,13 +51,20 @@ Handle = Callable[[List[Any], List[Any]], Union[int, float]]
 ALLOWLIST = frozenset(
     "aten::" + op
     for op in (
+        # layout and views
         "view", "view_as", "reshape", "reshape_as", "_unsafe_view", "permute", "transpose", "t", "flatten",
-        "unflatten", "squeeze", "unsqueeze", "unsqueeze_", "expand", "expand_as", "contiguous", "clone", "copy_",
-        "to", "type_as", "detach", "alias", "lift_fresh", "size", "numel", "dim", "Int", "Float", "Bool",
-        "ScalarImplicit", "select", "slice", "narrow", "split", "split_with_sizes", "chunk", "unbind", "cat",
-        "stack", "meshgrid", "repeat", "constant_pad_nd", "zeros", "zeros_like", "ones", "ones_like", "empty",
-        "empty_like", "full", "full_like", "new_zeros", "new_ones", "new_empty", "new_full", "arange",
-        "linspace", "scalar_tensor", "tensor", "dropout", "feature_dropout", "alpha_dropout",
+        "unflatten", "squeeze", "unsqueeze", "unsqueeze_", "expand", "expand_as", "select", "slice", "narrow",
+        "split", "split_with_sizes", "chunk", "unbind", "alias",
+        # copies (memory traffic, no arithmetic)
+        "contiguous", "clone", "copy_", "to", "type_as", "detach", "lift_fresh", "cat", "stack", "meshgrid",
+        "repeat", "pad", "constant_pad_nd", "reflection_pad2d", "replication_pad2d",
+        # shape queries and scalar conversions
+        "size", "numel", "dim", "Int", "Float", "Bool", "ScalarImplicit",
+        # constructors
+        "zeros", "zeros_like", "ones", "ones_like", "empty", "empty_like", "full", "full_like", "new_zeros",
+        "new_ones", "new_empty", "new_full", "arange", "linspace", "scalar_tensor", "tensor",
+        # dropout is the identity at inference
+        "dropout", "feature_dropout", "alpha_dropout",
     )
 )
 
@@ -62,7 +72,9 @@ ELEMENTWISE_OPS = (
     "add", "add_", "sub", "sub_", "rsub", "mul", "mul_", "div", "div_", "neg", "abs", "pow", "sqrt", "rsqrt",
     "exp", "log", "reciprocal", "square", "lerp", "addcmul", "addcdiv", "where", "maximum", "minimum",
     "clamp", "clamp_", "clamp_min", "clamp_min_", "clamp_max", "clamp_max_", "round", "floor", "ceil",
-    "eq", "ne", "lt", "le", "gt", "ge", "logical_and", "logical_or", "logical_not", "masked_fill", "masked_fill_",
+    "eq", "ne", "lt", "le", "gt", "ge", "logical_and", "logical_and_", "logical_or", "logical_or_", "logical_not",
+    "logical_xor", "__and__", "__or__", "__xor__", "bitwise_and", "bitwise_or", "bitwise_not", "masked_fill",
+    "masked_fill_",
     "relu", "relu_", "relu6", "leaky_relu", "leaky_relu_", "hardtanh", "hardtanh_", "elu", "gelu", "silu",
     "silu_", "sigmoid", "sigmoid_", "tanh", "tanh_", "hardswish", "hardswish_", "hardsigmoid", "hardsigmoid_",
     "mish", "softplus", "sin", "cos", "atan2", "sign", "frac", "remainder", "floor_divide", "fmod",
@@ -124,9 +136,18 @@ def _batch_norm(inputs: List[Any], outputs: List[Any]) -> int:
     return _input_numel(inputs, outputs)
 
 
+def _int_list(value: Any) -> List[int]:
+    """A traced int-list argument (a constant, or a ``prim::ListConstruct`` of constants)."""
+    constant = value.toIValue()
+    if constant is None and value.node().kind() == "prim::ListConstruct":
+        constant = [item.toIValue() for item in value.node().inputs()]
+    if isinstance(constant, int):
+        return [constant]
+    return [int(v) for v in constant]
+
+
 def _pool_with_kernel(inputs: List[Any], outputs: List[Any]) -> int:
-    kernel = inputs[1].toIValue()
-    kernel = list(kernel) if isinstance(kernel, (list, tuple)) else [kernel]
+    kernel = _int_list(inputs[1])
     dims = len(get_shape(outputs[0]) or []) - 2
     if len(kernel) == 1 and dims > 1:
         kernel = kernel * dims

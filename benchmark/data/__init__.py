@@ -20,7 +20,7 @@ from typing import Any, Callable, Dict, Optional, Tuple, Union
 import torch
 
 from benchmark.data.cityscapes import CITYSCAPES_HINT, CityscapesSegmentation, Transform
-from benchmark.data.labels import CLASS_NAMES, COLORS, IGNORE_INDEX, NUM_CLASSES, TRAIN_ID
+from benchmark.data.labels import CLASS_NAMES, COLORS, IGNORE_INDEX, LABEL_ID, NUM_CLASSES, TRAIN_ID
 from benchmark.data.synthcity import SYNTHCITY_CLASSES, make_synthcity
 from benchmark.errors import DsbenchError
 from benchmark.registry import DATASETS
@@ -51,6 +51,13 @@ class DatasetSpec:
     def evaluated_train_ids(self) -> Tuple[int, ...]:
         """trainIds of ``evaluated_classes``, ascending."""
         return tuple(sorted(TRAIN_ID[name] for name in self.evaluated_classes))
+
+    evaluated_class_ids = evaluated_train_ids
+
+    @property
+    def train_id_to_label_id(self) -> Tuple[int, ...]:
+        """Official labelId of each trainId (to write predictions as Cityscapes labelIds PNGs)."""
+        return tuple(LABEL_ID[name] for name in self.class_names)
 
     def build(self, root: Union[str, os.PathLike, None], split: str, transform: Optional[Transform] = None,
               **options: Any) -> CityscapesSegmentation:
@@ -97,6 +104,6 @@ def normalize(image: torch.Tensor) -> torch.Tensor:
     return (image - mean) / std
 
 
-__all__ = ["CITYSCAPES", "CLASS_NAMES", "COLORS", "CityscapesSegmentation", "DatasetSpec", "IGNORE_INDEX",
+__all__ = ["CITYSCAPES", "CLASS_NAMES", "COLORS", "DATASETS", "CityscapesSegmentation", "DatasetSpec", "IGNORE_INDEX",
            "IMAGENET_MEAN", "IMAGENET_STD", "NUM_CLASSES", "SYNTHCITY", "build_dataset", "make_synthcity",
            "normalize"]

@@ -47,9 +47,9 @@ def read_png(path: Union[str, os.PathLike], kind: str) -> np.ndarray:
         with Image.open(path) as handle:
             handle.load()
             if kind == "image":
-                array = np.asarray(handle.convert("RGB") if handle.mode != "RGB" else handle)
+                array = np.array(handle.convert("RGB") if handle.mode != "RGB" else handle)
             else:
-                array = np.asarray(handle)
+                array = np.array(handle)
     except (OSError, SyntaxError, ValueError) as error:
         raise DsbenchError(f"{path}: cannot read PNG ({type(error).__name__}: {error}); "
                            f"the file is corrupt or truncated, re-download or regenerate it") from error

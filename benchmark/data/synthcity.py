@@ -524,7 +524,7 @@ def render_scene(rng: np.random.Generator, size: Tuple[int, int] = DEFAULT_SIZE
         z_person = rng.uniform(4.0, 70.0)
         objects.append((z_person, lambda x=x_person, z=z_person, k=next_instance(_PERSON):
                         _draw_person(canvas, cam, rng, x, z, k)))
-    for _ in range(rng.integers(1, 9)):
+    for _ in range(rng.integers(2, 10)):
         if rng.random() < 0.45:  # parked along a kerb
             x_car = rng.choice([-road_left + 1.1, road_right - 1.1])
             z_car = rng.uniform(4.0, 90.0)

@@ -68,7 +68,8 @@ def test_duplicate_rows_within_one_file(tmp_path):
 def test_same_metric_at_different_keys_is_not_a_duplicate(tmp_path):
     identity = {"run_id": "r", "dataset": "synthcity", "split": "val", "method": "uniform", "model": "m",
                 "height": 8, "width": 16, "seed": 0}
-    rows = [make_row(identity, "macs", 10, "MAC", stage="network"), make_row(identity, "macs", 12, "MAC", stage="total"),
+    rows = [make_row(identity, "macs", 10, "MAC", stage="network"),
+            make_row(identity, "macs", 12, "MAC", stage="total"),
             make_row(identity, "trimap_accuracy", 0.5, "fraction", band_px=1),
             make_row(identity, "trimap_accuracy", 0.6, "fraction", band_px=2)]
     write_rows(tmp_path / "runs" / "r" / "metrics.csv", rows)

@@ -1,0 +1,159 @@
+"""Cost of the whole inference pipeline by stage, and its tidy rows.
+
+Stages (each traced separately on a seeded random image, method and model in ``eval()``):
+
+* ``sampler``: ``grid = method.sampler(image_hr, size_lr)`` then
+  ``image_lr = method.downsample_image(image_hr, grid)`` (``resample`` on the grid unless the
+  method learns its own resizer); the sampling stage includes the resampling. Its parameters
+  are the method's (an ``nn.Module``; the uniform method has none). Oracle methods
+  (``uses_labels_at_eval``) also get a label map: ``labels_hr`` or a seeded random one.
+* ``network``: ``logits_lr = model(image_lr)``; the network's parameters.
+* ``unsampler``: ``unsample(logits_lr, grid, size_hr, mode=method.unsample_mode)``; no parameters.
+
+Counts are per image (traced at ``batch`` images and divided by ``batch``; every counted op is
+linear in the batch). ``macs`` follow :mod:`benchmark.cost.macs`; ``flops = 2 * macs``.
+"""
+from __future__ import annotations
+
+import contextlib
+from collections import Counter
+from typing import Any, Dict, Iterator, List, Mapping, Optional, Sequence, Tuple
+
+import torch
+import torch.nn as nn
+
+from benchmark.cost.macs import MacCount, count_macs
+from benchmark.errors import DsbenchError
+from benchmark.results import METRICS, make_row
+from benchmark.sampling import Size, check_size, resample, unsample
+
+STAGES = ("sampler", "network", "unsampler")
+
+
+class _SamplerStage(nn.Module):
+    """``image_hr (B, 3, H, W) [, labels_hr (B, H, W)] -> (image_lr (B, 3, h, w), grid (B, h, w, 2))``."""
+
+    def __init__(self, method: nn.Module, size_lr: Size):
+        super().__init__()
+        self.method = method
+        self.size_lr = size_lr
+
+    def forward(self, image_hr: torch.Tensor, labels_hr: Optional[torch.Tensor] = None) -> Tuple[torch.Tensor, torch.Tensor]:
+        grid = self.method.sampler(image_hr, self.size_lr, labels_hr)
+        if hasattr(self.method, "downsample_image"):  # a method may learn its own resizer
+            image_lr = self.method.downsample_image(image_hr, grid)
+        else:
+            image_lr = resample(image_hr, grid, mode=getattr(getattr(self.method, "config", None), "image_mode", "bilinear"))
+        return image_lr, grid
+
+
+class _UnsamplerStage(nn.Module):
+    """``(logits_lr (B, K, h, w), grid (B, h, w, 2)) -> logits_hr (B, K, H, W)``."""
+
+    def __init__(self, size_hr: Size, mode: str):
+        super().__init__()
+        self.size_hr = size_hr
+        self.mode = mode
+
+    def forward(self, logits_lr: torch.Tensor, grid: torch.Tensor) -> torch.Tensor:
+        return unsample(logits_lr, grid, self.size_hr, mode=self.mode)
+
+
+def count_params(module: Optional[nn.Module]) -> int:
+    """Number of parameters (shared tensors counted once)."""
+    if module is None:
+        return 0
+    return int(sum(p.numel() for p in {id(p): p for p in module.parameters()}.values()))
+
+
+@contextlib.contextmanager
+def _eval_mode(*modules: nn.Module) -> Iterator[None]:
+    was_training = [m.training for m in modules]
+    try:
+        for m in modules:
+            m.eval()
+        yield
+    finally:
+        for m, mode in zip(modules, was_training):
+            m.train(mode)
+
+
+def _device_of(module: nn.Module) -> torch.device:
+    for tensor in list(module.parameters()) + list(module.buffers()):
+        return tensor.device
+    return torch.device("cpu")
+
+
+def _stage(count: MacCount, params: int, batch: int) -> Dict[str, int]:
+    macs = count.total // batch
+    return {"macs": int(macs), "flops": int(2 * macs), "params": int(params)}
+
+
+def pipeline_cost(method: nn.Module, model: nn.Module, size_hr: Sequence[int], size_lr: Sequence[int],
+                  batch: int = 1, seed: int = 0, labels_hr: Optional[torch.Tensor] = None) -> Dict[str, Any]:
+    """Per-image cost of ``sample -> segment -> unsample`` at ``size_hr`` downsampled to ``size_lr``.
+
+    Returns ``{"macs", "flops", "params": int totals, "stages": {stage: {"macs", "flops",
+    "params"}}, "unsupported_ops": {op: calls}, "fraction_pixels_sampled": h*w / (H*W)}``.
+    """
+    size_hr, size_lr = check_size(size_hr, "size_hr"), check_size(size_lr, "size_lr")
+    if isinstance(batch, bool) or not isinstance(batch, int) or batch < 1:
+        raise DsbenchError(f"batch {batch!r} must be a positive integer")
+    device = _device_of(model)
+    generator = torch.Generator().manual_seed(seed)
+    image_hr = torch.rand(batch, 3, *size_hr, generator=generator).to(device)
+    sampler_inputs: Tuple[torch.Tensor, ...] = (image_hr,)
+    if getattr(method, "uses_labels_at_eval", False):
+        if labels_hr is None:
+            num_classes = int(getattr(model, "num_classes", 2))
+            labels_hr = torch.randint(0, num_classes, (batch, *size_hr), generator=generator)
+        sampler_inputs = (image_hr, labels_hr.to(device))
+    sampler_stage = _SamplerStage(method, size_lr)
+    unsampler_stage = _UnsamplerStage(size_hr, method.unsample_mode)
+    with _eval_mode(method, model), torch.no_grad():
+        counts = {"sampler": count_macs(sampler_stage, sampler_inputs)}
+        image_lr, grid = sampler_stage(*sampler_inputs)
+        counts["network"] = count_macs(model, (image_lr,))
+        logits_lr = model(image_lr)
+        counts["unsampler"] = count_macs(unsampler_stage, (logits_lr, grid))
+    params = {"sampler": count_params(method), "network": count_params(model), "unsampler": 0}
+    stages = {name: _stage(counts[name], params[name], batch) for name in STAGES}
+    unsupported: Counter = Counter()
+    for count in counts.values():
+        unsupported.update(count.unsupported)
+    macs = sum(s["macs"] for s in stages.values())
+    return {
+        "macs": int(macs),
+        "flops": int(2 * macs),
+        "params": int(sum(s["params"] for s in stages.values())),
+        "stages": stages,
+        "unsupported_ops": {op: int(n) for op, n in sorted(unsupported.items())},
+        "fraction_pixels_sampled": size_lr[0] * size_lr[1] / (size_hr[0] * size_hr[1]),
+    }
+
+
+def cost_rows(identity: Mapping[str, Any], cost: Mapping[str, Any],
+              provenance: Optional[Mapping[str, Any]] = None) -> List[Dict[str, Any]]:
+    """Tidy rows (:func:`benchmark.results.make_row`) for a :func:`pipeline_cost` dict.
+
+    ``macs``/``flops``/``params`` per stage (``sampler``, ``network``, ``unsampler``, ``total``);
+    ``unsupported_ops`` per op (``class_name`` = op) plus ``class_name="all"`` with the total
+    number of unsupported calls (0 when the count is complete); ``fraction_pixels_sampled``;
+    and ``latency_ms`` / ``peak_memory_mib`` when the dict has them (add them from
+    :func:`benchmark.cost.measure_latency` and :func:`benchmark.cost.peak_memory_mib`).
+    """
+    def row(metric: str, value: Any, **measurement: Any) -> Dict[str, Any]:
+        return make_row(identity, metric, value, METRICS[metric], provenance=provenance, **measurement)
+
+    rows = []
+    for stage, numbers in list(cost["stages"].items()) + [("total", cost)]:
+        for metric in ("macs", "flops", "params"):
+            rows.append(row(metric, int(numbers[metric]), stage=stage))
+    unsupported = cost.get("unsupported_ops", {})
+    rows.append(row("unsupported_ops", int(sum(unsupported.values())), class_name="all"))
+    rows.extend(row("unsupported_ops", int(n), class_name=op) for op, n in sorted(unsupported.items()))
+    rows.append(row("fraction_pixels_sampled", float(cost["fraction_pixels_sampled"])))
+    for metric in ("latency_ms", "peak_memory_mib"):
+        if cost.get(metric) is not None:
+            rows.append(row(metric, float(cost[metric])))
+    return rows
