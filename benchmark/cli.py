@@ -53,17 +53,14 @@ def parse_options(items: Sequence[str]) -> Dict[str, object]:
 
 def cmd_make_data(args: argparse.Namespace) -> int:
     from benchmark.data import DATASETS
-    from benchmark.data.synthcity import make_synthcity
 
     spec = DATASETS.get(args.dataset)
-    if not spec.has_generator:
-        raise DsbenchError(f"dataset {args.dataset!r} cannot be generated; point --root at its files instead")
     kwargs = {"seed": args.seed}
     if args.split_sizes:
         kwargs["split_sizes"] = args.split_sizes
     if args.size:
         kwargs["size"] = args.size
-    stats = make_synthcity(args.root, **kwargs)
+    stats = spec.make(args.root, **kwargs)
     print(f"wrote {args.dataset} to {args.root} in {stats.get('seconds', float('nan')):.1f} s")
     return 0
 
@@ -175,8 +172,8 @@ def cmd_train_aux(args: argparse.Namespace) -> int:
     from methods.edge_based import train_aux_net
 
     result = train_aux_net(args.dataset, args.root, args.out, size_in=args.size_in, size_out=args.size_out,
-                           iters=args.iters, batch_size=args.batch_size, seed=args.seed, device=args.device,
-                           **parse_options(args.option))
+                           iters=args.iters, batch_size=args.batch_size, seed=args.seed, lam=args.lam,
+                           target_classes=args.target_classes)
     print(json.dumps(result))
     return 0
 
@@ -277,10 +274,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--size-in", type=parse_size, default=(32, 64))
     p.add_argument("--size-out", type=parse_size, default=(8, 16))
     p.add_argument("--iters", type=int, default=500)
-    p.add_argument("--batch-size", type=int, default=8)
+    p.add_argument("--batch-size", type=int, default=16)
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--device", default="auto")
-    p.add_argument("--option", action="append", default=[], metavar="KEY=VALUE")
+    p.add_argument("--lam", type=float, default=1.0, help="lambda of energy (2)")
+    p.add_argument("--target-classes", nargs="+", default=None, help="class names whose boundaries attract samples")
     return parser
 
 

@@ -131,21 +131,26 @@ def downsample_labels(
     mode: str = "nearest",
     **options: object,
 ) -> torch.Tensor:
-    """Downsample an integer label map ``(B, H, W)`` by a grid or to a uniform size.
+    """Downsample a label map by a grid or to a uniform size.
 
-    Never interpolates class ids as numbers: ``nearest`` copies the id of the closest pixel.
+    ``labels`` are integer ids ``(B, H, W)``, or, for soft modes only, class probabilities
+    ``(B, K, H, W)`` (so augmentation and grid sampling chain). Never interpolates class ids as
+    numbers: ``nearest`` copies the id of the closest pixel; soft modes resample one-hot maps.
     """
-    if labels.dim() != 3:
-        raise ValueError(f"labels must be (B, H, W), got {tuple(labels.shape)}")
-    if labels.is_floating_point():
-        raise TypeError("labels must hold integer class ids, not floats")
+    soft_input = labels.dim() == 4 and labels.is_floating_point()
+    if soft_input and mode == "nearest":
+        raise TypeError("nearest label sampling needs integer ids (B, H, W); probability maps need a soft mode")
+    if not soft_input and labels.dim() != 3:
+        raise ValueError(f"labels must be ids (B, H, W) or probabilities (B, K, H, W), got {tuple(labels.shape)}")
+    if not soft_input and labels.is_floating_point():
+        raise TypeError("labels must hold integer class ids, not floats (or (B, K, H, W) probabilities)")
     if isinstance(grid_or_size, torch.Tensor):
         grid = grid_or_size
     else:
         grid = uniform_grid(labels.shape[0], check_size(grid_or_size), labels.device)
     if mode not in LABEL_SAMPLERS:
         raise ValueError(f"label mode {mode!r} unknown; available: {', '.join(sorted(LABEL_SAMPLERS))}")
-    return LABEL_SAMPLERS[mode](labels.long(), grid, **options)
+    return LABEL_SAMPLERS[mode](labels if soft_input else labels.long(), grid, **options)
 
 
 def _unsample_bilinear(logits: torch.Tensor, grid: torch.Tensor, size_hr: Size) -> torch.Tensor:
@@ -169,3 +174,10 @@ def unsample(logits: torch.Tensor, grid: torch.Tensor, size_hr: Size, mode: str 
     if logits.shape[-2:] != grid.shape[1:3]:
         raise ValueError(f"logits {tuple(logits.shape)} do not match grid {tuple(grid.shape)}")
     return UNSAMPLERS[mode](logits, grid, tuple(size_hr))
+
+
+# Implementations that register further unsample and label modes (they import this module, so
+# they are imported last): barycentric (Marin Sec 3.3), nearest (Jin's Pi), soft label modes.
+import benchmark.barycentric  # noqa: E402,F401
+import benchmark.nearest_unsample  # noqa: E402,F401
+import benchmark.soft_labels  # noqa: E402,F401

@@ -65,6 +65,10 @@ class DownsamplingMethod(nn.Module, abc.ABC):
     def sampler(self, image_hr: torch.Tensor, size_lr: Size, labels_hr: Optional[torch.Tensor] = None) -> torch.Tensor:
         """Sampling grid ``(B, h, w, 2)`` for ``image_hr`` ``(B, 3, H, W)``."""
 
+    def label_options(self) -> Dict[str, Any]:
+        """Extra keyword options for ``downsample_labels`` (e.g. a soft mode's valid threshold)."""
+        return {}
+
     def downsample_image(self, image_hr: torch.Tensor, grid_lr: torch.Tensor) -> torch.Tensor:
         """Low-res network input; resampling on the grid unless a method learns its own resizer."""
         return resample(image_hr, grid_lr, self.config.image_mode)

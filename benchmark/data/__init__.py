@@ -41,6 +41,7 @@ class DatasetSpec:
     colors: Tuple[Tuple[int, int, int], ...] = COLORS
     ignore_index: int = IGNORE_INDEX
     num_classes: int = NUM_CLASSES
+    default_image_size: Tuple[int, int] = (1024, 2048)  # full resolution, for cost before training
     generator: Optional[Callable[..., Dict[str, Any]]] = field(default=None, repr=False, compare=False)
 
     @property
@@ -51,8 +52,6 @@ class DatasetSpec:
     def evaluated_train_ids(self) -> Tuple[int, ...]:
         """trainIds of ``evaluated_classes``, ascending."""
         return tuple(sorted(TRAIN_ID[name] for name in self.evaluated_classes))
-
-    evaluated_class_ids = evaluated_train_ids
 
     @property
     def train_id_to_label_id(self) -> Tuple[int, ...]:
@@ -79,6 +78,7 @@ SYNTHCITY = DATASETS.register("synthcity", DatasetSpec(
     evaluated_classes=SYNTHCITY_CLASSES,
     default_root="data/synthcity",
     setup_hint="run `dsbench make-data --dataset synthcity --root {root}`",
+    default_image_size=(512, 1024),
     generator=make_synthcity,
 ))
 CITYSCAPES = DATASETS.register("cityscapes", DatasetSpec(

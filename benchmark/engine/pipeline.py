@@ -31,14 +31,21 @@ class SegmentationPipeline(nn.Module):
         # Ground-truth-driven samplers (oracle studies) see the labels; learned ones never do.
         oracle = labels_hr if self.method.uses_labels_at_train else None
         grid_lr, image_lr = self.sample(image_hr, oracle)
-        labels_lr = downsample_labels(labels_hr, grid_lr, self.method.label_mode, num_classes=self.num_classes)
+        labels_lr = downsample_labels(labels_hr, grid_lr, self.method.label_mode, num_classes=self.num_classes,
+                                      **self.method.label_options())  # ids (B,h,w) or soft (B,K,h,w)
         logits_lr = self.model(normalize(image_lr))  # (B, K, h, w)
         extras = {"grid_lr": grid_lr, "image_hr": image_hr, "labels_hr": labels_hr, "image_lr": image_lr}
         loss = self.method.loss(logits_lr, labels_lr, extras)
         return loss, extras
 
-    def forward(self, image_hr: torch.Tensor, labels_hr: Optional[torch.Tensor] = None) -> torch.Tensor:
-        """Logits at the original resolution ``(B, K, H, W)``: evaluation is always done there."""
+    def predict(self, image_hr: torch.Tensor, labels_hr: Optional[torch.Tensor] = None) -> Tuple[torch.Tensor, torch.Tensor]:
+        """Logits at the original resolution ``(B, K, H, W)`` and the grid they were sampled on.
+        Labels reach the sampler only for oracle studies (``uses_labels_at_eval``)."""
         grid_lr, image_lr = self.sample(image_hr, labels_hr if self.method.uses_labels_at_eval else None)
         logits_lr = self.model(normalize(image_lr))
-        return unsample(logits_lr.float(), grid_lr.float(), tuple(image_hr.shape[-2:]), self.method.unsample_mode)
+        logits_hr = unsample(logits_lr.float(), grid_lr.float(), tuple(image_hr.shape[-2:]), self.method.unsample_mode)
+        return logits_hr, grid_lr
+
+    def forward(self, image_hr: torch.Tensor, labels_hr: Optional[torch.Tensor] = None) -> torch.Tensor:
+        """Logits at the original resolution ``(B, K, H, W)``: evaluation is always done there."""
+        return self.predict(image_hr, labels_hr)[0]

@@ -18,6 +18,8 @@ from typing import Any, Dict, List, Optional
 import torch
 from tqdm import tqdm
 
+import methods  # noqa: F401  registers every method
+
 from benchmark.data import DATASETS, build_dataset
 from benchmark.data.transforms import train_transform
 from benchmark.engine.device import describe_device, resolve_device, seed_everything

@@ -1,0 +1,74 @@
+"""`dsbench flops`: the cost of a trained run (RUN/cost.csv) or of an untrained pipeline."""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any, Dict, Mapping, Optional, Tuple
+
+import torch
+
+import methods  # noqa: F401  registers every method
+from benchmark.cost.pipeline import cost_rows, pipeline_cost
+from benchmark.cost.timing import measure_latency, peak_memory_mib
+from benchmark.data import DATASETS, build_dataset
+from benchmark.engine.device import describe_device, resolve_device
+from benchmark.engine.train import load_trained_pipeline
+from benchmark.models import build_model
+from benchmark.registry import METHODS
+from benchmark.results import make_row, provenance, read_rows, write_rows
+from benchmark.sampling import check_size
+
+COST_FILE = "cost.csv"
+
+
+def _timed(pipeline: torch.nn.Module, size_hr: Tuple[int, int], device: torch.device) -> Dict[str, float]:
+    """Median latency (ms/image, after warm-up, CUDA-synchronised) and peak memory of one
+    full-resolution image through sample -> segment -> unsample."""
+    image = torch.rand(1, 3, *size_hr, generator=torch.Generator().manual_seed(0)).to(device)
+    labels = torch.zeros(1, *size_hr, dtype=torch.long, device=device)
+
+    def step() -> None:
+        with torch.inference_mode():
+            pipeline(image, labels)
+
+    return {"latency_ms": measure_latency(step, warmup=2, repeats=5, device=device),
+            "peak_memory_mib": peak_memory_mib(step, device=device)}
+
+
+def cost_of_run(run_dir: os.PathLike, *, device: str = "auto", latency: bool = True) -> Path:
+    """Count a trained run's pipeline at its dataset's image size; writes ``RUN/cost.csv``."""
+    run_dir = Path(run_dir)
+    out = run_dir / COST_FILE
+    train_csv = run_dir / "train.csv"
+    from benchmark.engine.run_config import RunConfig
+
+    cfg = RunConfig.load(run_dir)
+    if train_csv.is_file():
+        skipped = read_rows(train_csv).query("status != 'ok'")
+        if len(skipped):
+            write_rows(out, [make_row(cfg.identity, "macs", None, "MAC", status="skipped", stage="total",
+                                      reason=str(skipped["reason"].iloc[0]), provenance=provenance("cpu", cfg.__dict__))])
+            return out
+    torch_device = resolve_device(device)
+    cfg, pipeline = load_trained_pipeline(run_dir, torch_device)
+    sample = build_dataset(cfg.dataset, cfg.root, cfg.eval_split)[0]
+    size_hr = tuple(sample["labels"].shape[-2:])
+    labels = sample["labels"].unsqueeze(0).to(torch_device)
+    cost: Dict[str, Any] = pipeline_cost(pipeline.method, pipeline.model, size_hr, cfg.resolution, labels_hr=labels)
+    if latency:
+        cost.update(_timed(pipeline, size_hr, torch_device))
+    write_rows(out, cost_rows(cfg.identity, cost, provenance(describe_device(torch_device), cfg.__dict__)))
+    return out
+
+
+def cost_of_model(model: str, *, method: str = "uniform", resolution: Tuple[int, int],
+                  image_size: Optional[Tuple[int, int]] = None, encoder: Optional[str] = None,
+                  dataset: str = "synthcity", method_options: Optional[Mapping[str, Any]] = None) -> Dict[str, Any]:
+    """Cost of an untrained pipeline (what users ask before training): ``{"macs", "flops",
+    "params", "stages": {...}, ...}``. ``image_size`` defaults to the dataset's image size."""
+    spec = DATASETS.get(dataset)
+    size_lr = check_size(resolution)
+    size_hr = check_size(image_size or spec.default_image_size, "image size")
+    net = build_model(model, spec.num_classes, encoder=encoder)
+    sampler = METHODS.get(method).from_options(method_options or {})
+    return pipeline_cost(sampler, net, size_hr, size_lr)
