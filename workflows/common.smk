@@ -56,7 +56,7 @@ FIGURE_DIR = MATRIX["figures_dir"]
 LOGS = MATRIX["logs_dir"]
 DEVICE = MATRIX["device"]
 THREADS = int(MATRIX["threads_per_job"])
-GPU = 0 if DEVICE == "cpu" else 1
+GPU = 1 if str(DEVICE).startswith("cuda") else 0
 
 
 wildcard_constraints:
@@ -126,7 +126,7 @@ def extra_method_options(wildcards):
 
 
 def aux_checkpoint(dataset, label):
-    return f"results/aux/{dataset}-{label}-aux.pt"
+    return f"{RUNS}/{dataset}-{label}-aux/aux.pt"
 
 
 def extra_train_inputs(wildcards):

@@ -27,3 +27,25 @@ rule train:
         "--iters {params.train[iters]} --batch-size {params.train[batch_size]} "
         "--lr {params.train[lr]} --checkpoint-every {params.train[checkpoint_every]} "
         "--device {DEVICE} {params.options} --out {params.run} --quiet > {log} 2>&1"
+
+
+rule train_aux:
+    # Marin's auxiliary network: trained once per dataset, before every resolution's
+    # segmentation network, which it feeds through the method option aux_checkpoint.
+    input:
+        data=lambda wc: dataset_marker(wc.dataset),
+    output:
+        f"{RUNS}/{{dataset}}-{{label}}-aux/aux.pt",
+    log:
+        f"{LOGS}/train_aux/{{dataset}}-{{label}}.log",
+    params:
+        root=lambda wc: dataset_root(wc.dataset),
+        aux=lambda wc: {"lam": 1.0, **method_entry(wc.label)["aux"], **MATRIX.get("aux_override", {})},
+    threads: THREADS
+    resources:
+        gpu=GPU,
+    shell:
+        "OMP_NUM_THREADS={threads} dsbench train-aux --dataset {wildcards.dataset} --root {params.root} "
+        "--out {output} --size-in {params.aux[size_in]} --size-out {params.aux[size_out]} "
+        "--iters {params.aux[iters]} --batch-size {params.aux[batch_size]} "
+        "--lam {params.aux[lam]} > {log} 2>&1"

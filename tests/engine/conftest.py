@@ -1,0 +1,29 @@
+import pytest
+import torch
+
+from benchmark.data.synthcity import make_synthcity
+
+
+@pytest.fixture(autouse=True)
+def _one_thread():
+    # Two torch threads on a shared 2-core machine make tiny steps orders of magnitude slower.
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+@pytest.fixture(scope="session")
+def tiny_city(tmp_path_factory):
+    """A small synthcity (64x128 images) shared by the engine tests."""
+    root = tmp_path_factory.mktemp("synthcity")
+    make_synthcity(root, split_sizes={"train": 6, "val": 2}, size=(64, 128), seed=0)
+    return root
+
+
+@pytest.fixture(scope="session")
+def small_city(tmp_path_factory):
+    """Large enough to learn from: 128x256 images."""
+    root = tmp_path_factory.mktemp("synthcity_small")
+    make_synthcity(root, split_sizes={"train": 24, "val": 6}, size=(128, 256), seed=1)
+    return root
