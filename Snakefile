@@ -5,7 +5,8 @@ from snakemake.utils import min_version, validate
 min_version("8.0")
 
 
-configfile: "workflows/config.yaml"
+# Relative to this file, so `snakemake -d OTHER_DIR` (tests, scratch runs) reads the same config.
+configfile: f"{workflow.basedir}/workflows/config.yaml"
 
 
 report: "workflows/report/workflow.rst"
@@ -25,6 +26,7 @@ if not FIGURES_ONLY:
     include: "workflows/data.smk"
     include: "workflows/train.smk"
     include: "workflows/evaluate.smk"
+    include: "workflows/priors.smk"
     include: "workflows/aggregate.smk"
 
 

@@ -47,6 +47,18 @@ def aggregate(runs_dir: os.PathLike, out_csv: os.PathLike) -> pd.DataFrame:
     files = [p for p in run_files(runs_dir) if p.resolve() != out_path]
     if not files:
         raise DsbenchError(f"{runs_dir}: no run results ({', '.join(RUN_FILES)}) found; run the pipeline first")
+    return aggregate_files(files, out_csv)
+
+
+def aggregate_files(files: List[os.PathLike], out_csv: os.PathLike) -> pd.DataFrame:
+    """Concatenate exactly these tidy-row files into ``out_csv`` (the DAG names its runs, so a
+    stale run folder left from another config is never mixed in)."""
+    files = [Path(f) for f in files]
+    missing = [str(f) for f in files if not f.is_file()]
+    if missing:
+        raise DsbenchError(f"{missing[0]}: no such results file; run its rule (snakemake) first")
+    if not files:
+        raise DsbenchError("aggregate: no results files given; pass --runs DIR or the files")
     frames: List[pd.DataFrame] = []
     seen: Dict[Tuple[str, ...], Path] = {}
     for path in files:

@@ -116,9 +116,9 @@ def cmd_flops(args: argparse.Namespace) -> int:
 
 
 def cmd_aggregate(args: argparse.Namespace) -> int:
-    from benchmark.aggregate import aggregate
+    from benchmark.aggregate import aggregate, aggregate_files
 
-    df = aggregate(args.runs, args.out)
+    df = aggregate_files(args.files, args.out) if args.files else aggregate(args.runs, args.out)
     print(f"wrote {len(df)} rows to {args.out}")
     return 0
 
@@ -239,8 +239,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--no-latency", action="store_true", help="skip latency and memory measurement")
 
     p = verb("aggregate", cmd_aggregate, "collect every run's rows into results/metrics.csv")
-    p.add_argument("--runs", default="results/runs")
+    p.add_argument("--runs", default="results/runs", help="collect every run folder under DIR")
     p.add_argument("--out", default="results/metrics.csv")
+    p.add_argument("files", nargs="*", help="or exactly these metrics/cost/train/priors CSVs")
 
     p = verb("regress", cmd_regress, "compare metrics with a reference; exit 1 on a regression")
     p.add_argument("--metrics", default="results/metrics.csv")

@@ -28,6 +28,7 @@ import pandas as pd
 from matplotlib import colormaps
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
+from matplotlib.lines import Line2D
 
 from paper_figures.reported import load_reported
 from paper_figures.style import (FONT_SIZE, PANEL_HEIGHT_IN, TITLE_SIZE, TWO_COLUMN_IN, method_label,
@@ -124,9 +125,29 @@ def reported_label(row: Mapping[str, object]) -> str:
     return str(row["method"])
 
 
-def class_order(rows: pd.DataFrame) -> List[str]:
-    """Class names in order of first appearance (the dataset's class order in written rows)."""
-    return list(dict.fromkeys(str(c) for c in rows["class_name"].dropna()))
+def _cityscapes_class_names() -> List[str]:
+    """The 19 Cityscapes evaluation classes in trainId order (the paper's column order)."""
+    try:
+        from cityscapesscripts.helpers.labels import labels
+    except ImportError:  # optional: without it, classes fall back to frequency / name order
+        return []
+    return [l.name for l in sorted((l for l in labels if 0 <= l.trainId < 255), key=lambda l: l.trainId)]
+
+
+CITYSCAPES_CLASSES: List[str] = _cityscapes_class_names()
+
+
+def class_order(rows: pd.DataFrame, frequency: Optional[Mapping[str, float]] = None) -> List[str]:
+    """The class names of ``rows`` in a stable order that survives row sorting.
+
+    Cityscapes classes (synthcity uses them) first, in trainId order; other classes after, by
+    descending ``frequency`` (if given), then by name.
+    """
+    names = set(str(c) for c in rows["class_name"].dropna())
+    known = [c for c in CITYSCAPES_CLASSES if c in names]
+    freq = frequency or {}
+    rest = sorted(names - set(known), key=lambda c: (-float(freq.get(c, -1.0)), c))
+    return known + rest
 
 
 # ---------------------------------------------------------------------------------------------
@@ -146,7 +167,7 @@ def prior_discrepancies(df: pd.DataFrame) -> pd.DataFrame:
     rows = rows.dropna(subset=["mode", "class_name"])
     if rows.empty:
         return pd.DataFrame(columns=columns)
-    order = {name: i for i, name in enumerate(class_order(rows))}
+    order = {name: i for i, name in enumerate(class_order(rows))}  # stable class order in the output
     out = rows.groupby(["dataset", "split", "stage", "mode", "scale", "class_name"], dropna=False, sort=False)[
         "value"].mean().reset_index()
     out["class_rank"] = out["class_name"].map(order)
@@ -224,11 +245,19 @@ def grouped_bars(ax: Axes, values: pd.DataFrame, categories: Sequence[object], s
     return drawn
 
 
+def bar_legend(fig: Figure, methods: Sequence[str]) -> None:
+    """One figure legend below the panels with a square per method (bars, not lines), in the given order."""
+    handles = [Line2D([], [], linestyle="", marker="s", markersize=6, color=method_style(m)["color"],
+                      label=method_label(m)) for m in dict.fromkeys(methods)]
+    fig.legend(handles=handles, loc="outside lower center", ncols=min(len(handles), 4), fontsize=FONT_SIZE - 1,
+               frameon=False)
+
+
 def method_colors(methods: Sequence[str]) -> Dict[str, str]:
     return {m: method_style(m)["color"] for m in methods}
 
 
 def note(ax: Axes, message: str) -> None:
-    """A small grey note in the panel's upper left (e.g. which rows are missing)."""
-    ax.text(0.01, 0.98, message, transform=ax.transAxes, ha="left", va="top", fontsize=FONT_SIZE - 3,
-            color="#555555")
+    """A small grey note centred under the panel's x label (e.g. which rows are missing), off the data."""
+    ax.annotate(message, xy=(0.5, 0.0), xycoords=ax.xaxis.label, xytext=(0, -2), textcoords="offset points",
+                ha="center", va="top", fontsize=FONT_SIZE - 3, color="#555555")

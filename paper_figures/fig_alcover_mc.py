@@ -13,9 +13,9 @@ import pandas as pd
 from matplotlib.figure import Figure
 
 from benchmark.registry import FIGURES
-from paper_figures.fig_alcover_common import (TABLE3_LABELS, grouped_bars, method_colors, note, reported,
+from paper_figures.fig_alcover_common import (TABLE3_LABELS, bar_legend, grouped_bars, method_colors, note, reported,
                                               reported_label)
-from paper_figures.style import (PANEL_KEY, RESOLUTION, add_legend, empty_panel, label_axes,
+from paper_figures.style import (PANEL_KEY, RESOLUTION, empty_panel, label_axes,
                                  new_figure, ok_rows, panel_groups, panel_title, resolution_label, seed_summary,
                                  split_titles)
 
@@ -59,7 +59,7 @@ def make(df: pd.DataFrame) -> Figure:
         empty_panel(axes[0], "no data: needs ok 'miou' rows for\n" + ", ".join(TABLE3_LABELS))
         label_axes(axes[0], "ours", XLABEL, YLABEL)
     for ax, title, (_, group) in zip(axes, titles, groups):
-        label_axes(ax, f"ours · {title}" if title else "ours", XLABEL, YLABEL)
+        label_axes(ax, f"ours\n{title}" if title else "ours", XLABEL, YLABEL)
         resolutions = _resolutions(group)
         drawn += grouped_bars(ax, group, resolutions, TABLE3_LABELS, "resolution", "method", colors=colors,
                               err="std")
@@ -72,11 +72,11 @@ def make(df: pd.DataFrame) -> Figure:
         label_axes(paper_axes[0], "reported · Table III", XLABEL, YLABEL)
         empty_panel(paper_axes[0], "no reported numbers")
     for ax, (model, group) in zip(paper_axes, paper_groups):
-        label_axes(ax, f"reported · {group['dataset'].iloc[0]} · {model} (Table III)", XLABEL, YLABEL)
+        label_axes(ax, f"reported (Table III)\n{group['dataset'].iloc[0]} · {model}", XLABEL, YLABEL)
         resolutions = _resolutions(group)
         drawn += grouped_bars(ax, group, resolutions, TABLE3_LABELS, "resolution", "method", colors=colors)
         ax.set_xticklabels(resolutions)
     for ax in axes:
         ax.tick_params(axis="x", labelsize=7)
-    add_legend(fig, drawn or TABLE3_LABELS)
+    bar_legend(fig, [m for m in TABLE3_LABELS if m in drawn] or TABLE3_LABELS)
     return fig

@@ -82,7 +82,10 @@ def prior_gain_points(df: pd.DataFrame) -> Tuple[pd.DataFrame, Dict[Tuple[object
 
 
 def _scatter(ax: Axes, points: pd.DataFrame, marker: str = "o") -> List[float]:
-    """Scatter finite points coloured by scale; annotate the three largest gains. Returns scales drawn."""
+    """Scatter finite points coloured by scale; annotate the three largest gains. Returns scales drawn.
+
+    Points with D_soft = D_nearest (x = inf) are left out; :func:`_left_out` says how many.
+    """
     finite = points[np.isfinite(points["x"].astype(float))]
     for scale, group in finite.groupby("scale", sort=True):
         ax.scatter(group["x"].astype(float), group["gain"].astype(float), s=14, marker=marker,
@@ -91,10 +94,12 @@ def _scatter(ax: Axes, points: pd.DataFrame, marker: str = "o") -> List[float]:
         ax.annotate(str(row["class_name"]), (float(row["x"]), float(row["gain"])), fontsize=FONT_SIZE - 3,
                     xytext=(2, 2), textcoords="offset points", color="#333333")
     ax.axhline(0.0, color="#999999", linewidth=0.6)
-    dropped = len(points) - len(finite)
-    if dropped:
-        note(ax, f"{dropped} class(es) with D_soft = D_nearest left out (x = ∞)")
     return sorted(float(s) for s in finite["scale"].unique())
+
+
+def _left_out(points: pd.DataFrame) -> str:
+    dropped = int((~np.isfinite(points["x"].astype(float))).sum())
+    return f"{dropped} point(s) with D_soft = D_nearest left out (x = ∞)" if dropped else ""
 
 
 def reported_points() -> pd.DataFrame:
@@ -141,9 +146,9 @@ def make(df: pd.DataFrame) -> Figure:
             empty_panel(ax, why)
             continue
         scales += _scatter(ax, panel)
-        if missing:
-            ax.text(0.99, 0.02, f"no priors at the scale of {', '.join(missing)}", transform=ax.transAxes,
-                    ha="right", va="bottom", fontsize=FONT_SIZE - 3, color="#555555")
+        notes = [_left_out(panel)] + ([f"no priors at the scale of {', '.join(missing)}"] if missing else [])
+        if any(notes):
+            note(ax, "; ".join(n for n in notes if n))
 
     ax = axes[-1]
     label_axes(ax, "reported · Alcover-Couso et al. (Tables I, V)", XLABEL, YLABEL)
@@ -156,7 +161,9 @@ def make(df: pd.DataFrame) -> Figure:
             scales += _scatter(ax, group, marker=marker)
             model_handles.append(Line2D([], [], linestyle="", marker=marker, color="#555555", markersize=4,
                                         label=str(model)))
-        ax.legend(handles=model_handles, fontsize=FONT_SIZE - 3, loc="upper left", frameon=False)
+        ax.legend(handles=model_handles, fontsize=FONT_SIZE - 3, loc="best", framealpha=0.8)
+        if _left_out(paper):
+            note(ax, _left_out(paper))
     handles = [Line2D([], [], linestyle="", marker="o", markersize=5, color=scale_color(s),
                       label=f"scale {scale_text(s)}") for s in sorted(set(scales))]
     if not handles:  # still say what the colours would mean

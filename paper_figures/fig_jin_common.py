@@ -104,13 +104,13 @@ def size_axis(ax: Axes, sizes: Sequence[Tuple[int, int]]) -> None:
 
 
 def square_legend(fig: Figure, methods: Sequence[str],
-                  extra: Sequence[Tuple[str, Dict[str, object]]] = ()) -> None:
+                  extra: Sequence[Tuple[str, Dict[str, object]]] = (), max_columns: int = 4) -> None:
     """Figure legend for bar charts: a colour square per method (METHOD_ORDER), then ``extra``."""
     handles = [Line2D([], [], linestyle="none", marker="s", markersize=7, color=method_color(m),
                       label=method_label(m)) for m in sort_methods(methods)]
     handles += [Line2D([], [], label=label, **dict(style)) for label, style in extra]
     if handles:
-        fig.legend(handles=handles, loc="outside lower center", ncols=min(len(handles), 4),
+        fig.legend(handles=handles, loc="outside lower center", ncols=min(len(handles), max_columns),
                    fontsize=FONT_SIZE - 1, frameon=False)
 
 
@@ -127,6 +127,7 @@ def grouped_bars(ax: Axes, values: pd.DataFrame, categories: Sequence[str], cate
     positions = {name: i for i, name in enumerate(categories)}
     for k, method in enumerate(methods):
         sub = values[(values["method"] == method) & values[category].isin(positions)]
+        sub = sub.iloc[np.argsort([positions[c] for c in sub[category]], kind="stable")]  # bars in category order
         x = np.array([positions[c] for c in sub[category]], float) - 0.4 + width * (k + 0.5)
         many = (sub[n] > 1).to_numpy() if n in sub else np.zeros(len(sub), bool)
         err = np.where(many, sub[yerr].to_numpy(float), 0.0) if yerr in sub else None

@@ -18,7 +18,7 @@ from paper_figures.fig_jin_common import (ACCURACY_LABELS, accuracy_with_fractio
 from paper_figures.style import (PANEL_KEY, add_legend, empty_panel, label_axes, log_x_axis, panel_title,
                                  plot_method_lines)
 
-XLABEL = "pixels sampled (% of original, log scale)"
+XLABEL = "pixels sampled (%, log scale)"
 TITLE = "Cost–performance: accuracy vs. fraction of pixels sampled (Jin et al. Fig 6)"
 
 
@@ -33,7 +33,7 @@ def make(df: pd.DataFrame) -> Figure:
     methods: List[str] = []
     for row, key in zip(axes, keys or [None]):
         for ax, (metric, ylabel) in zip(row, ACCURACY_LABELS.items()):
-            name = "mIoU" if metric == "miou" else "mIoU(Y′, Y): labels sampled then unsampled"
+            name = "mIoU" if metric == "miou" else "mIoU(Y′, Y): no network"
             label_axes(ax, f"{name}\n{panel_title(*key)}" if key else name, XLABEL, ylabel)
             frame = points[metric]
             group = (frame[(frame[PANEL_KEY].astype(str) == list(key)).all(axis=1)] if key else frame)

@@ -13,7 +13,7 @@ import pandas as pd
 
 from benchmark.registry import FIGURES
 from paper_figures.fig_alcover_common import MODE_ORDER, class_order, prior_discrepancies, reported, scale_text
-from paper_figures.style import latex_table, markdown_table, panel_title
+from paper_figures.style import latex_table, markdown_table, ok_rows, panel_title
 
 FACTOR = 1e4
 TITLE = "Prior discrepancy D_{d,c} × 10^4 (p_original − p_downsampled; closer to 0 is better)"
@@ -47,7 +47,8 @@ def make(df: pd.DataFrame) -> Dict[str, str]:
         markdown.append("No data: needs 'prior_discrepancy' rows (run `dsbench priors`).\n")
         latex.append("% No data: needs 'prior_discrepancy' rows (run dsbench priors).\n")
     for (dataset, split), group in ours.groupby(["dataset", "split"], dropna=False, sort=True):
-        classes = class_order(group)
+        original = ok_rows(df, "class_frequency", stage="original", dataset=dataset).dropna(subset=["class_name"])
+        classes = class_order(group, original.groupby("class_name")["value"].mean().to_dict())
         header = ["strategy @ scale", *classes, "mean |D|"]
         body = discrepancy_body(group, classes)
         title = panel_title(dataset, split)

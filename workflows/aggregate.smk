@@ -8,6 +8,8 @@ rule aggregate:
         METRICS_CSV,
     log:
         f"{LOGS}/aggregate.log",
+    conda:
+        "../environment.yml"
     threads: 1
     shell:
-        "dsbench aggregate --runs {RUNS} --out {output} > {log} 2>&1"
+        "dsbench aggregate --out {output} {input} > {log} 2>&1"

@@ -22,10 +22,10 @@ if EXPERIMENT:
     MATRIX.update(config["experiments"][EXPERIMENT])
 
 
-
 def check_matrix_names(matrix):
     """Names in the config must exist in the registries (errors list the close matches), and a
-    downloaded dataset's root must be there. Skipped for figures_only: no torch needed then."""
+    downloaded dataset's root must be there. Skipped for figures_only: no torch needed then.
+    """
     import os
 
     import methods  # noqa: F401  registers every method
@@ -113,7 +113,8 @@ def method_option_args(wildcards):
     opts = dict(entry.get("options", {}))
     opts.update(extra_method_options(wildcards))
     return " ".join(
-        f"--option {shlex.quote(f'{k}={json.dumps(v)}')}" for k, v in sorted(opts.items())
+        f"--option {shlex.quote(f'{k}={json.dumps(v)}')}"
+        for k, v in sorted(opts.items())
     )
 
 
@@ -131,14 +132,27 @@ def aux_checkpoint(dataset, label):
 
 def extra_train_inputs(wildcards):
     entry = method_entry(wildcards.label)
-    return [aux_checkpoint(wildcards.dataset, wildcards.label)] if entry.get("aux") else []
+    return (
+        [aux_checkpoint(wildcards.dataset, wildcards.label)] if entry.get("aux") else []
+    )
 
 
 def run_outputs():
+    """Every file `aggregate` collects: per-run rows, plus dataset-level studies (priors)."""
     outs = []
     for d in run_dirs():
         outs += [f"{d}/metrics.csv", f"{d}/cost.csv", f"{d}/train.csv"]
+    if MATRIX.get("priors", True):
+        outs += [
+            f"{RUNS}/{dataset}-priors/priors.csv" for dataset in MATRIX["datasets"]
+        ]
     return outs
 
 
 ALL_TARGETS = []  # filled by the included rule files
+
+
+def figure_files(key):
+    """Tables (ids table_*) are Markdown + LaTeX; figures are PNG + PDF."""
+    suffixes = (".md", ".tex") if key.startswith("table_") else (".png", ".pdf")
+    return [f"{FIGURE_DIR}/{key}{s}" for s in suffixes]

@@ -8,13 +8,17 @@ rule evaluate:
         f"{RUNS}/{{run}}/metrics.csv",
     log:
         f"{LOGS}/evaluate/{{run}}.log",
-    params:
-        targets=" ".join(f"'{c}'" for c in MATRIX.get("target_classes", [])),
+    conda:
+        "../environment.yml"
     threads: THREADS
     resources:
         gpu=GPU,
+    params:
+        run=lambda wc: f"{RUNS}/{wc.run}",
+        device=DEVICE,
+        targets=" ".join(f"'{c}'" for c in MATRIX.get("target_classes", [])),
     shell:
-        "OMP_NUM_THREADS={threads} dsbench evaluate --run {RUNS}/{wildcards.run} --device {DEVICE} "
+        "OMP_NUM_THREADS={threads} dsbench evaluate --run {params.run} --device {params.device} "
         "--target-classes {params.targets} --quiet > {log} 2>&1"
 
 
@@ -25,6 +29,11 @@ rule flops:
         f"{RUNS}/{{run}}/cost.csv",
     log:
         f"{LOGS}/flops/{{run}}.log",
+    conda:
+        "../environment.yml"
     threads: THREADS
+    params:
+        run=lambda wc: f"{RUNS}/{wc.run}",
+        device=DEVICE,
     shell:
-        "OMP_NUM_THREADS={threads} dsbench flops --run {RUNS}/{wildcards.run} --device {DEVICE} > {log} 2>&1"
+        "OMP_NUM_THREADS={threads} dsbench flops --run {params.run} --device {params.device} > {log} 2>&1"

@@ -1,12 +1,8 @@
 # results/metrics.csv -> every registered figure and table (stored metrics only: no torch here)
+import os
+
 import paper_figures
 from benchmark.registry import FIGURES
-
-def figure_files(key):
-    """Tables (ids table_*) are Markdown + LaTeX; figures are PNG + PDF."""
-    suffixes = (".md", ".tex") if key.startswith("table_") else (".png", ".pdf")
-    return [f"{FIGURE_DIR}/{key}{s}" for s in suffixes]
-
 
 FIGURE_OUTPUTS = [path for key in FIGURES.keys() for path in figure_files(key)]
 ALL_TARGETS += FIGURE_OUTPUTS
@@ -22,6 +18,10 @@ rule figures:
         ],
     log:
         f"{LOGS}/figures.log",
+    conda:
+        "../environment.yml"
     threads: 1
+    params:
+        out=lambda wc, output: os.path.dirname(output[0]),
     shell:
-        "dsbench figures --metrics {input} --out {FIGURE_DIR} > {log} 2>&1"
+        "dsbench figures --metrics {input} --out {params.out} > {log} 2>&1"

@@ -10,6 +10,11 @@ rule train:
         rows=f"{RUNS}/{{dataset}}-{{label}}-{{model}}-{{res}}-s{{seed}}/train.csv",
     log:
         f"{LOGS}/train/{{dataset}}-{{label}}-{{model}}-{{res}}-s{{seed}}.log",
+    conda:
+        "../environment.yml"
+    threads: THREADS
+    resources:
+        gpu=GPU,
     params:
         root=lambda wc: dataset_root(wc.dataset),
         method=lambda wc: method_entry(wc.label)["method"],
@@ -17,16 +22,14 @@ rule train:
         options=method_option_args,
         run=lambda wc: f"{RUNS}/{run_id(wc.dataset, wc.label, wc.model, wc.res, wc.seed)}",
         train=lambda wc: MATRIX["train"],
-    threads: THREADS
-    resources:
-        gpu=GPU,
+        device=DEVICE,
     shell:
         "OMP_NUM_THREADS={threads} dsbench train --dataset {wildcards.dataset} --root {params.root} "
         "--method {params.method} --label {wildcards.label} --model {wildcards.model} "
         "--encoder {params.encoder} --resolution {wildcards.res} --seed {wildcards.seed} "
         "--iters {params.train[iters]} --batch-size {params.train[batch_size]} "
         "--lr {params.train[lr]} --checkpoint-every {params.train[checkpoint_every]} "
-        "--device {DEVICE} {params.options} --out {params.run} --quiet > {log} 2>&1"
+        "--device {params.device} {params.options} --out {params.run} --quiet > {log} 2>&1"
 
 
 rule train_aux:
@@ -38,12 +41,18 @@ rule train_aux:
         f"{RUNS}/{{dataset}}-{{label}}-aux/aux.pt",
     log:
         f"{LOGS}/train_aux/{{dataset}}-{{label}}.log",
-    params:
-        root=lambda wc: dataset_root(wc.dataset),
-        aux=lambda wc: {"lam": 1.0, **method_entry(wc.label)["aux"], **MATRIX.get("aux_override", {})},
+    conda:
+        "../environment.yml"
     threads: THREADS
     resources:
         gpu=GPU,
+    params:
+        root=lambda wc: dataset_root(wc.dataset),
+        aux=lambda wc: {
+            "lam": 1.0,
+            **method_entry(wc.label)["aux"],
+            **MATRIX.get("aux_override", {}),
+        },
     shell:
         "OMP_NUM_THREADS={threads} dsbench train-aux --dataset {wildcards.dataset} --root {params.root} "
         "--out {output} --size-in {params.aux[size_in]} --size-out {params.aux[size_out]} "

@@ -1,0 +1,117 @@
+"""Marin et al. Fig 3: ground-truth sampling points of one image for lambda = 0, 0.5, 1, +inf.
+
+One panel per lambda (per dataset × split × grid size): the ``h × w`` sampling points in pixel
+coordinates of the full-resolution label map (rows down, as in an image), joined to their grid
+neighbours so the topology shows. lambda = 0 puts the points on semantic boundaries (borders
+fixed), lambda = +inf gives the uniform grid.
+
+Reads rows (``benchmark/sampling_points.py``): ``sampling_point_row`` / ``sampling_point_col``
+(stage ``lambda=<lam>``, size_bin = row-major point index, height/width = grid size) and
+``image_height`` / ``image_width``.
+"""
+from __future__ import annotations
+
+import math
+from typing import List, Optional, Tuple
+
+import numpy as np
+import pandas as pd
+from matplotlib.axes import Axes
+from matplotlib.figure import Figure
+from matplotlib.patches import Rectangle
+
+from benchmark.registry import FIGURES
+from paper_figures.fig_marin_common import EDGE_BASED
+from paper_figures.style import (add_legend, empty_panel, label_axes, method_style, new_figure, ok_rows, panel_title,
+                                 resolution_label, split_titles)
+
+TITLE = "Marin et al. 2019, Fig 3: boundary-driven sampling for different λ"
+XLABEL = "column (px)"
+YLABEL = "row (px)"
+KEY = ["dataset", "split", "height", "width"]
+NEIGHBOUR_STYLE = {"color": "#999999", "linewidth": 0.5}
+FRAME_COLOR = "#F2F2F2"
+
+
+def parse_lambda(stage: object) -> float:
+    """``"lambda=0.5"`` -> 0.5, ``"lambda=inf"`` -> inf; anything else -> NaN."""
+    text = str(stage)
+    if not text.startswith("lambda="):
+        return math.nan
+    try:
+        return float(text[len("lambda="):])
+    except ValueError:
+        return math.nan
+
+
+def lambda_title(lam: float) -> str:
+    return "λ = +∞ (uniform)" if math.isinf(lam) else f"λ = {lam:g}"
+
+
+def sampling_points(df: pd.DataFrame) -> pd.DataFrame:
+    """One row per point: KEY columns, ``lam``, ``index``, ``row``, ``col`` (pixels)."""
+    parts = []
+    for metric, name in (("sampling_point_row", "row"), ("sampling_point_col", "col")):
+        rows = ok_rows(df, metric)
+        rows = rows.assign(lam=rows["stage"].map(parse_lambda),
+                           index=pd.to_numeric(rows["size_bin"], errors="coerce"))
+        rows = rows.dropna(subset=["lam", "index", "height", "width"])
+        # Mean over duplicates (e.g. the same image in two runs): one value per point.
+        parts.append(rows.groupby(KEY + ["lam", "index"], sort=True)["value"].mean().rename(name))
+    if any(p.empty for p in parts):
+        return pd.DataFrame(columns=KEY + ["lam", "index", "row", "col"])
+    return pd.concat(parts, axis=1, join="inner").reset_index()
+
+
+def _image_size(df: pd.DataFrame, key: Tuple[object, ...], points: pd.DataFrame) -> Tuple[float, float]:
+    """(H, W) of the label map from image_height/width rows; else the points' extent."""
+    size: List[Optional[float]] = []
+    for metric, column in (("image_height", "row"), ("image_width", "col")):
+        rows = ok_rows(df, metric, **dict(zip(KEY, key)))
+        size.append(float(rows["value"].iloc[0]) if not rows.empty else float(points[column].max()) + 1.0)
+    return size[0], size[1]
+
+
+def _draw(ax: Axes, points: pd.DataFrame, h: int, w: int, image_hw: Tuple[float, float]) -> None:
+    height, width = image_hw
+    ax.add_patch(Rectangle((-0.5, -0.5), width, height, facecolor=FRAME_COLOR, edgecolor="#555555", linewidth=0.6))
+    if len(points) == h * w and sorted(points["index"].astype(int)) == list(range(h * w)):
+        ordered = points.sort_values("index")
+        rows = ordered["row"].to_numpy(float).reshape(h, w)
+        cols = ordered["col"].to_numpy(float).reshape(h, w)
+        for i in range(h):
+            ax.plot(cols[i], rows[i], **NEIGHBOUR_STYLE)
+        for j in range(w):
+            ax.plot(cols[:, j], rows[:, j], **NEIGHBOUR_STYLE)
+    ax.plot(points["col"].to_numpy(float), points["row"].to_numpy(float), linestyle="none", marker="o",
+            markersize=2.2, color=method_style(EDGE_BASED)["color"])
+    ax.set_xlim(-0.5 - 0.02 * width, width - 0.5 + 0.02 * width)
+    ax.set_ylim(height - 0.5 + 0.02 * height, -0.5 - 0.02 * height)  # rows grow downwards, as in the image
+    ax.set_aspect("equal")
+
+
+@FIGURES.register("marin_sampling")
+def make(df: pd.DataFrame) -> Figure:
+    """One panel per lambda (rows of panels per dataset × split × grid size)."""
+    points = sampling_points(df)
+    panels = [] if points.empty else [(tuple(k[:-1]), k[-1], g) for k, g in
+                                      points.groupby(KEY + ["lam"], sort=True)]
+    keys = [(*(str(v) for v in key[:2]), f"{resolution_label(key[2], key[3])} points", lambda_title(lam))
+            for key, lam, _ in panels]
+    common, titles = split_titles(keys)
+    fig, axes = new_figure(len(panels), f"{TITLE}\n{common}" if common else TITLE)
+    point_entry = ("sampling point", {"color": method_style(EDGE_BASED)["color"], "marker": "o",
+                                      "linestyle": "none", "markersize": 4})
+    extra = [point_entry, ("grid neighbours", NEIGHBOUR_STYLE)]
+    if not panels:
+        label_axes(axes[0], "", XLABEL, YLABEL)
+        empty_panel(axes[0], "no data: needs ok 'sampling_point_row' / 'sampling_point_col' rows\n"
+                             "(written by benchmark.sampling_points)")
+        add_legend(fig, [], extra=extra)
+        return fig
+    for ax, title, (key, lam, group) in zip(axes, titles, panels):
+        label_axes(ax, panel_title(title), XLABEL, YLABEL)
+        ax.grid(False)
+        _draw(ax, group, int(key[2]), int(key[3]), _image_size(df, key, group))
+    add_legend(fig, [], extra=extra)
+    return fig

@@ -1,0 +1,115 @@
+"""The Snakemake DAG: lint, format, dry runs (default, ci, slurm), readable config errors, a
+smoke run of every rule at toy size, and figures rebuilt from stored metrics without torch."""
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+ROOT = Path(__file__).resolve().parents[2]
+SNAKEFILE = ROOT / "Snakefile"
+SMK_FILES = [SNAKEFILE, *sorted((ROOT / "workflows").glob("*.smk"))]
+
+
+def snakemake(*args, cwd, env=None, timeout=600):
+    cmd = [sys.executable, "-m", "snakemake", "--snakefile", str(SNAKEFILE), "-d", str(cwd), *args]
+    return subprocess.run(cmd, cwd=cwd, capture_output=True, text=True, timeout=timeout,
+                          env={**os.environ, **(env or {})})
+
+
+def write_experiment(path, name, **settings):
+    path.write_text(yaml.safe_dump({"experiments": {name: settings}}))
+    return path
+
+
+def test_lint_passes(tmp_path):
+    proc = snakemake("--lint", cwd=tmp_path)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "Congratulations" in proc.stdout + proc.stderr
+
+
+def test_rule_files_are_snakefmt_formatted():
+    proc = subprocess.run([sys.executable, "-m", "snakefmt", "--check", *map(str, SMK_FILES)],
+                          capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+
+
+def test_default_dry_run_covers_every_rule_and_method(tmp_path):
+    proc = snakemake("-n", "--cores", "2", cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    out = proc.stdout + proc.stderr
+    for rule in ("make_data", "train_aux", "train", "evaluate", "flops", "priors", "aggregate", "figures"):
+        assert f"rule {rule}:" in out, rule
+    config = yaml.safe_load((ROOT / "workflows/config.yaml").read_text())
+    n_runs = len(config["methods"]) * len(config["models"]) * len(config["resolutions"]) * len(config["seeds"])
+    assert out.count("rule train:") == n_runs
+    assert {"16x32", "32x64", "64x128", "128x256"} == set(config["resolutions"])
+
+
+@pytest.mark.parametrize("profile", ["ci", "slurm"])
+def test_profiles_dry_run(tmp_path, profile):
+    proc = snakemake("-n", "--profile", str(ROOT / "workflows/profiles" / profile), cwd=tmp_path)
+    assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
+
+
+@pytest.mark.parametrize("override,needle", [
+    ({"methods": {"mine": {"method": "edge_base"}}}, "did you mean edge_based"),
+    ({"resolutions": ["0x32"]}, "0x32"),
+    ({"datasets": {"cityscapes": {"generate": False, "root": "/no/such/cityscapes"}}}, "/no/such/cityscapes"),
+    ({"models": {"unet3": {}}}, "unet3"),
+])
+def test_config_errors_are_readable(tmp_path, override, needle):
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(yaml.safe_dump(override))
+    proc = snakemake("-n", "--configfile", str(bad), cwd=tmp_path)
+    assert proc.returncode != 0
+    assert needle in proc.stdout + proc.stderr
+
+
+@pytest.mark.slow
+def test_smoke_dag_runs_every_rule_and_reruns_nothing(tmp_path):
+    smoke = write_experiment(
+        tmp_path / "smoke.yaml", "smoke",
+        datasets={"synthcity": {"generate": True, "split_sizes": {"train": 4, "val": 2}, "size": "64x128", "seed": 0}},
+        methods={"uniform": {"method": "uniform"},
+                 "edge_based": {"method": "edge_based", "aux": {"size_in": "16x32", "size_out": "4x8",
+                                                                "iters": 2, "batch_size": 2}}},
+        resolutions=["16x32"], train={"iters": 3, "batch_size": 2, "lr": 0.001, "checkpoint_every": 2})
+    args = ("--cores", "2", "--configfile", str(smoke), "--config", "experiment=smoke")
+    proc = snakemake(*args, cwd=tmp_path)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    metrics = tmp_path / "results/metrics.csv"
+    import pandas as pd
+
+    df = pd.read_csv(metrics)
+    assert set(df["method"]) >= {"uniform", "edge_based"}
+    assert {"miou", "macs", "train_loss", "prior_discrepancy"} <= set(df["metric"])
+    assert (tmp_path / "results/figures/cost_curves.png").is_file()
+    assert any((tmp_path / "logs").rglob("*.log"))
+    again = snakemake("-n", *args, cwd=tmp_path)
+    assert "Nothing to be done" in again.stdout + again.stderr
+
+
+def test_figures_rebuild_from_stored_metrics_without_torch(tmp_path):
+    from benchmark.results import write_rows
+    from paper_figures.synthetic import synthetic_rows
+
+    write_rows(tmp_path / "results/metrics.csv", synthetic_rows())
+    assert not (tmp_path / "results/runs").exists()
+    # A `torch` that cannot be imported: any model code on this path fails the rule.
+    blocker = tmp_path / "no_torch"
+    (blocker / "torch").mkdir(parents=True)
+    (blocker / "torch/__init__.py").write_text("raise ImportError('figures must not import torch')\n")
+    env = {"PYTHONPATH": os.pathsep.join([str(blocker), str(ROOT)])}
+    proc = snakemake("figures", "--cores", "1", "--config", "figures_only=true", cwd=tmp_path, env=env)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    import paper_figures  # noqa: F401
+    from benchmark.registry import FIGURES
+
+    for key in FIGURES.keys():
+        suffixes = (".md", ".tex") if key.startswith("table_") else (".png", ".pdf")
+        for suffix in suffixes:
+            assert (tmp_path / "results/figures" / f"{key}{suffix}").stat().st_size > 0, key
