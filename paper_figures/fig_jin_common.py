@@ -40,7 +40,7 @@ ACCURACY_LABELS: Dict[str, str] = {"miou": "mIoU (%)", "miou_intrinsic": "mIoU(Y
 _RADIUS = re.compile(r"^edge_sim_r(?P<value>\d+(?:[.p]\d+)?)$")
 # deformation_sigma0.08, deformation_gamma100, deformation_input_size32x64, deformation_single_gamma50
 _SENSITIVITY = re.compile(r"^(?P<base>deformation(?:_single)?)_(?P<param>[a-z]+(?:_[a-z]+)*?)_?"
-                          r"(?P<value>\d+(?:\.\d+)?(?:x\d+)?)$")
+                          r"(?P<value>\d+(?:[.p]\d+)?(?:x\d+)?)$")
 
 
 def edge_sim_radius(method: str) -> Optional[float]:
@@ -52,10 +52,11 @@ def edge_sim_radius(method: str) -> Optional[float]:
 def sensitivity_setting(method: str) -> Optional[Tuple[str, str, str]]:
     """``(base method, parameter, value)`` of a sensitivity label, else None.
 
-    ``deformation_sigma0.08`` -> ``("deformation", "sigma", "0.08")``.
+    ``deformation_sigma0.08`` and config-safe ``deformation_sigma_frac0p08`` (p for the decimal
+    point, as workflow labels allow no dots) -> ``("deformation", "sigma_frac", "0.08")``.
     """
     match = _SENSITIVITY.match(str(method))
-    return (match["base"], match["param"], match["value"]) if match else None
+    return (match["base"], match["param"], match["value"].replace("p", ".")) if match else None
 
 
 def value_sort_key(value: str) -> Tuple[float, ...]:

@@ -23,17 +23,17 @@ from matplotlib.ticker import MaxNLocator
 from benchmark.registry import FIGURES
 from paper_figures.fig_marin_common import PAPER, RESOLUTION, marin_rows
 from paper_figures.reported import load_reported
-from paper_figures.style import (FONT_SIZE, PANEL_HEIGHT_IN, PANEL_TITLE_SIZE, TITLE_SIZE, TWO_COLUMN_IN, add_legend, empty_panel,
-                                 label_axes, log_x_axis, method_label, ok_rows, panel_title, plot_method_lines,
+from paper_figures.style import (FONT_SIZE, PANEL_HEIGHT_IN, PANEL_TITLE_SIZE, TITLE_SIZE, TWO_COLUMN_IN, add_legend,
+                                 empty_panel, label_axes, log_x_axis, ok_rows, panel_title, plot_method_lines,
                                  seed_summary)
 
 TITLE = "Marin et al. 2019, Figs 8-11: accuracy vs. cost, edge-based vs. uniform"
 SHOWN: List[Tuple[str, str]] = [("miou", "mIoU (%)"), ("miou_target", "target-class mIoU (%)")]
 COST_UNIT = "GMACs per image"  # x label: "cost (<unit>[, log scale])"
-REPORTED_COST_UNIT = "GFLOPs as printed"
+REPORTED_COST_UNIT = "GFLOPs"  # as printed by the paper (its own counting convention)
 # Below this max/min cost ratio a log axis has at most one labelled decade tick: use a linear one.
 LOG_MIN_RATIO = 4.0
-REPORTED_TITLE = "Reported by Marin et al. 2019 (their datasets; not comparable with ours)"
+REPORTED_TITLE = "Reported by Marin et al. 2019 (their datasets, GFLOPs as printed: not comparable with ours)"
 PANEL_KEY = ["dataset", "split"]
 PANEL_NAMES = {"miou": "all classes", "miou_target": "target classes"}
 # Markers that tell models apart when a panel has more than one (method keeps its colour).
@@ -185,7 +185,7 @@ def make(df: pd.DataFrame) -> Figure:
     bottom.suptitle(REPORTED_TITLE, fontsize=PANEL_TITLE_SIZE, fontweight="bold")
     methods = _ours(top, points, groups, models)
     methods += _reported(bottom, rep, panels)
-    extra = [(f"model: {m}", {"color": "#555555", "marker": MODEL_MARKERS[i % len(MODEL_MARKERS)], "linestyle": "none"})
-             for i, m in enumerate(models)] if len(models) > 1 else []
+    extra = [(f"model: {m}", {"color": "#555555", "marker": MODEL_MARKERS[i % len(MODEL_MARKERS)],
+                              "linestyle": "none"}) for i, m in enumerate(models)] if len(models) > 1 else []
     add_legend(fig, methods, extra=extra)
     return fig

@@ -23,6 +23,11 @@ def _mode_rank(mode: str) -> Tuple[int, str]:
     return (MODE_ORDER.index(mode) if mode in MODE_ORDER else len(MODE_ORDER), mode)
 
 
+def _fixed(value: float) -> str:
+    """Two decimals; float noise around zero (e.g. -1e-17 from soft-area) prints as 0.00, not -0.00."""
+    return f"{0.0 if abs(value) < 0.005 else value:.2f}"
+
+
 def discrepancy_body(values: pd.DataFrame, classes: Sequence[str]) -> List[List[str]]:
     """One row per (scale, mode) of ``values`` (columns mode, scale, class_name, value), D x 1e4, 2 decimals."""
     body: List[List[str]] = []
@@ -31,9 +36,9 @@ def discrepancy_body(values: pd.DataFrame, classes: Sequence[str]) -> List[List[
     for scale, mode in keys:
         sub = values[(values["scale"].astype(float) == scale) & (values["mode"].astype(str) == mode)]
         by_class: Dict[str, float] = dict(zip(sub["class_name"].astype(str), sub["value"].astype(float)))
-        cells = [f"{by_class[c] * FACTOR:.2f}" if c in by_class else "–" for c in classes]
+        cells = [_fixed(by_class[c] * FACTOR) if c in by_class else "–" for c in classes]
         mean_abs = sum(abs(v) for v in by_class.values()) / len(by_class) * FACTOR if by_class else float("nan")
-        body.append([f"{mode} @ {scale_text(scale)}", *cells, f"{mean_abs:.2f}"])
+        body.append([f"{mode} @ {scale_text(scale)}", *cells, _fixed(mean_abs)])
     return body
 
 

@@ -21,7 +21,7 @@ rule train:
         encoder=lambda wc: MATRIX["models"][wc.model].get("encoder", "resnet18"),
         options=method_option_args,
         run=lambda wc: f"{RUNS}/{run_id(wc.dataset, wc.label, wc.model, wc.res, wc.seed)}",
-        train=lambda wc: MATRIX["train"],
+        train=lambda wc: {**MATRIX["train"], **method_entry(wc.label).get("train", {})},
         device=DEVICE,
     shell:
         "OMP_NUM_THREADS={threads} dsbench train --dataset {wildcards.dataset} --root {params.root} "

@@ -139,7 +139,11 @@ def train(cfg: RunConfig, *, progress: bool = True, stop_after: Optional[int] = 
     use_amp = device.type == "cuda"
     amp_dtype = torch.bfloat16 if use_amp and torch.cuda.is_bf16_supported() else torch.float16
     scaler = torch.amp.GradScaler("cuda", enabled=use_amp and amp_dtype == torch.float16)
-    augment = train_transform(crop=cfg.crop, scale_range=cfg.scale_range)
+    # Labels follow the method's label sampler through augmentation too (soft labels stay paired
+    # with the colour image's resampling: Alcover-Couso Sec IV-B).
+    augment = train_transform(crop=cfg.crop, scale_range=cfg.scale_range, label_mode=pipeline.method.label_mode,
+                              **({"num_classes": spec.num_classes, **pipeline.method.label_options()}
+                                 if pipeline.method.label_mode != "nearest" else {}))
     pipeline.train()
     losses: List[float] = []
     timed_iters, timed_seconds = 0, 0.0

@@ -255,3 +255,10 @@ def test_class_order_survives_sorting_and_handles_other_datasets():
     # Cityscapes classes in trainId order, then others by descending frequency, then name.
     assert common.class_order(rows, {"zebra": 0.3, "aardvark": 0.1}) == ["road", "wall", "rider", "zebra", "aardvark"]
     assert common.class_order(rows) == ["road", "wall", "rider", "aardvark", "zebra"]
+
+
+def test_table_prints_float_noise_as_zero():
+    from paper_figures.table_alcover_priors import discrepancy_body
+    values = pd.DataFrame({"mode": ["soft-area"] * 2, "scale": [0.5] * 2, "class_name": ["road", "pole"],
+                           "value": [-1e-17, 2.5e-4]})
+    assert discrepancy_body(values, ["road", "pole"]) == [["soft-area @ 1/2", "0.00", "2.50", "1.25"]]

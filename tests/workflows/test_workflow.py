@@ -113,3 +113,10 @@ def test_figures_rebuild_from_stored_metrics_without_torch(tmp_path):
         suffixes = (".md", ".tex") if key.startswith("table_") else (".png", ".pdf")
         for suffix in suffixes:
             assert (tmp_path / "results/figures" / f"{key}{suffix}").stat().st_size > 0, key
+    # ... and the HTML report carries every figure and table as a captioned item
+    report = tmp_path / "report.html"
+    proc = snakemake("--report", str(report), "--config", "figures_only=true", cwd=tmp_path, env=env)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    html = report.read_text(errors="replace")
+    for key in FIGURES.keys():
+        assert key in html, key
