@@ -26,7 +26,7 @@ if not FIGURES_ONLY:
     include: "workflows/data.smk"
     include: "workflows/train.smk"
     include: "workflows/evaluate.smk"
-    include: "workflows/priors.smk"
+    include: "workflows/studies.smk"
     include: "workflows/aggregate.smk"
 
 

@@ -168,6 +168,17 @@ def cmd_priors(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_sampling_points(args: argparse.Namespace) -> int:
+    from benchmark.results import write_rows
+    from benchmark.sampling_points import sampling_points_rows
+
+    rows = sampling_points_rows(args.dataset, args.root, args.split, args.index, args.size,
+                                target_classes=args.target_classes)
+    write_rows(args.out, rows)
+    print(f"wrote {args.out}")
+    return 0
+
+
 def cmd_train_aux(args: argparse.Namespace) -> int:
     from methods.edge_based import train_aux_net
 
@@ -267,6 +278,16 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--root", required=True)
     p.add_argument("--out", required=True)
     p.add_argument("--split", default="train")
+
+    p = verb("sampling-points", cmd_sampling_points,
+             "ground-truth sampling points of one image for lambda = 0, 0.5, 1, inf (Marin Fig 3)")
+    p.add_argument("--dataset", required=True)
+    p.add_argument("--root", required=True)
+    p.add_argument("--split", default="val")
+    p.add_argument("--index", type=int, default=0)
+    p.add_argument("--size", type=parse_size, default=(8, 16), help="sampling grid HxW")
+    p.add_argument("--target-classes", nargs="+", default=None)
+    p.add_argument("--out", required=True)
 
     p = verb("train-aux", cmd_train_aux, "train the edge-based auxiliary network (Marin Fig 6)")
     p.add_argument("--dataset", required=True)

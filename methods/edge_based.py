@@ -1,8 +1,8 @@
 """Edge-based adaptive downsampling (Marin et al., ICCV 2019).
 
-Pipeline (Fig. 4): the high-res image is uniformly downsampled to ``aux_input`` (32x64 for a
+Pipeline (Fig. 4): the high-res image is uniformly downsampled to the aux net's input size (32x64 for a
 1:2 image; the paper's 32x32 for square ones), the double U-Net of Fig. 6 predicts a sampling
-tensor ``(2, 8, 16)`` (``aux_output``), the prediction is projected onto the covering
+tensor ``(2, 8, 16)`` (its output size; both are stored in its checkpoint), the prediction is projected onto the covering
 constraints (3), resized bilinearly (``align_corners=True``, Fig. 5) to the requested ``h x w``
 and used as the sampling grid. Labels are sampled on the same grid (nearest) and the
 predictions are brought back by barycentric interpolation over the grid (Sec. 3.3).
@@ -253,14 +253,6 @@ def train_aux_net(dataset_name: str, root: Union[str, os.PathLike], out_path: Un
 
 
 # -- the method ------------------------------------------------------------------------------------
-def central_square(size_hr: Size) -> Tuple[slice, slice]:
-    """Row and column slices of the central largest square (the paper's test crop)."""
-    H, W = size_hr
-    side = min(H, W)
-    top, left = (H - side) // 2, (W - side) // 2
-    return slice(top, top + side), slice(left, left + side)
-
-
 @METHODS.register("edge_based")
 class EdgeBased(DownsamplingMethod):
     """Marin et al. 2019: aux-net sampling tensor -> projection (3) -> bilinear resize -> grid;
@@ -274,10 +266,7 @@ class EdgeBased(DownsamplingMethod):
     class Config(MethodConfig):
         aux_checkpoint: str = ""                 # trained aux net (`dsbench train-aux`)
         lam: float = 1.0                         # lambda of energy (2) for the aux net's targets
-        aux_input: Tuple[int, int] = (32, 64)    # uniform downsampling fed to the aux net
-        aux_output: Tuple[int, int] = (8, 16)    # predicted tensor size (paper: 8x8 for squares)
         target_classes: Optional[Tuple[Union[int, str], ...]] = None  # None: all classes
-        center_crop: bool = False                # evaluate on the central square (paper); engine-side
 
     def __init__(self, config: Optional[MethodConfig] = None, **overrides: Any):
         super().__init__(config, **overrides)
@@ -289,12 +278,8 @@ class EdgeBased(DownsamplingMethod):
             self._load(self.config.aux_checkpoint)
 
     def _load(self, path: str) -> None:
+        # The aux net's input and output sizes are the checkpoint's own (set by `dsbench train-aux`).
         net, meta = load_aux_checkpoint(path)
-        want_in, want_out = tuple(self.config.aux_input), tuple(self.config.aux_output)
-        if (net.size_in, net.size_out) != (want_in, want_out):
-            raise DsbenchError(
-                f"edge_based aux_checkpoint {path!r} maps {net.size_in} -> {net.size_out} but the options ask for "
-                f"aux_input {want_in} -> aux_output {want_out}; retrain with `{TRAIN_COMMAND}` or fix the options")
         self.aux_net = net
         self.aux_meta = meta
 
@@ -305,7 +290,7 @@ class EdgeBased(DownsamplingMethod):
         return self
 
     def predict_tensor(self, image_hr: torch.Tensor) -> torch.Tensor:
-        """Projected aux-net tensor ``(B, 2, *aux_output)`` in [0, 1] for ``image_hr`` ``(B, 3, H, W)``."""
+        """Projected aux-net tensor ``(B, 2, *aux_net.size_out)`` in [0, 1] for ``image_hr`` ``(B, 3, H, W)``."""
         if self.aux_net is None:
             raise DsbenchError(
                 "edge_based needs a trained auxiliary net: set option aux_checkpoint (train one with "
@@ -317,7 +302,7 @@ class EdgeBased(DownsamplingMethod):
 
     def sampler(self, image_hr: torch.Tensor, size_lr: Size, labels_hr: Optional[torch.Tensor] = None) -> torch.Tensor:
         size_lr = check_size(size_lr)
-        phi = self.predict_tensor(image_hr)  # (B, 2, *aux_output)
+        phi = self.predict_tensor(image_hr)  # (B, 2, *aux_net.size_out)
         phi_lr = F.interpolate(phi, size=size_lr, mode="bilinear", align_corners=True)  # Fig. 5
         return tensor_to_grid(project_onto_constraints(phi_lr)).to(image_hr.dtype)  # (B, h, w, 2)
 
@@ -325,5 +310,5 @@ class EdgeBased(DownsamplingMethod):
 __all__ = [
     "DoubleUNet", "UNet", "EdgeBased", "train_aux_net", "train_aux_net_on_tensors", "ground_truth_tensors",
     "save_aux_checkpoint", "load_aux_checkpoint", "make_untrained_checkpoint", "resolve_target_classes",
-    "central_square", "downsample_uniform", "TRAIN_COMMAND",
+"downsample_uniform", "TRAIN_COMMAND",
 ]

@@ -24,7 +24,8 @@ from paper_figures.fig_marin_common import EDGE_BASED
 from paper_figures.style import (add_legend, empty_panel, label_axes, method_style, new_figure, ok_rows, panel_title,
                                  resolution_label, split_titles)
 
-TITLE = "Marin et al. 2019, Fig 3: boundary-driven sampling for different λ"
+# Two lines: the title must fit a one-column figure (a single panel).
+TITLE = "Marin et al. 2019, Fig 3:\nboundary-driven sampling for different λ"
 XLABEL = "column (px)"
 YLABEL = "row (px)"
 KEY = ["dataset", "split", "height", "width"]
@@ -104,8 +105,8 @@ def make(df: pd.DataFrame) -> Figure:
     extra = [point_entry, ("grid neighbours", NEIGHBOUR_STYLE)]
     if not panels:
         label_axes(axes[0], "", XLABEL, YLABEL)
-        empty_panel(axes[0], "no data: needs ok 'sampling_point_row' / 'sampling_point_col' rows\n"
-                             "(written by benchmark.sampling_points)")
+        empty_panel(axes[0], "no data: needs ok 'sampling_point_row'\nand 'sampling_point_col' rows\n"
+                             "(benchmark.sampling_points)")
         add_legend(fig, [], extra=extra)
         return fig
     for ax, title, (key, lam, group) in zip(axes, titles, panels):

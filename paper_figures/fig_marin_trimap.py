@@ -19,7 +19,8 @@ from paper_figures.fig_marin_common import GROUP_KEY, RESOLUTION, compare_to_uni
 from paper_figures.style import (add_legend, empty_panel, label_axes, method_label, method_style, new_figure, ok_rows,
                                  panel_title, plot_method_lines, resolution_label, seed_summary, split_titles)
 
-TITLE = "Marin et al. 2019, Fig 13: accuracy near boundaries, edge-based − uniform"
+# Two lines: the title must fit a one-column figure (a single panel).
+TITLE = "Marin et al. 2019, Fig 13:\naccuracy near boundaries, edge-based − uniform"
 XLABEL = "trimap band width (px)"
 YLABEL = "accuracy − uniform (pp)"
 N_RESOLUTIONS = 2
@@ -50,7 +51,7 @@ def make(df: pd.DataFrame) -> Figure:
     fig, axes = new_figure(len(groups), f"{TITLE}\n{common}" if common else TITLE, sharey=True)
     uniform_line = {k: v for k, v in method_style("uniform").items() if k != "marker"}
     if not groups:
-        empty_panel(axes[0], "no data: needs ok 'trimap_accuracy' rows\nof uniform and edge_based")
+        empty_panel(axes[0], "no data: needs ok\n'trimap_accuracy' rows\nof uniform and edge_based")
         label_axes(axes[0], "", XLABEL, YLABEL)
         add_legend(fig, [], extra=[(method_label("uniform") + " (reference)", uniform_line)])
         return fig

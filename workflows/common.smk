@@ -138,13 +138,19 @@ def extra_train_inputs(wildcards):
 
 
 def run_outputs():
-    """Every file `aggregate` collects: per-run rows, plus dataset-level studies (priors)."""
+    """Every file `aggregate` collects: per-run rows, plus dataset-level studies (priors, and
+    Marin's Fig 3 sampling points when edge_based is in the matrix)."""
     outs = []
     for d in run_dirs():
         outs += [f"{d}/metrics.csv", f"{d}/cost.csv", f"{d}/train.csv"]
     if MATRIX.get("priors", True):
         outs += [
             f"{RUNS}/{dataset}-priors/priors.csv" for dataset in MATRIX["datasets"]
+        ]
+    if any(entry["method"] == "edge_based" for entry in MATRIX["methods"].values()):
+        outs += [
+            f"{RUNS}/{dataset}-sampling_points/metrics.csv"
+            for dataset in MATRIX["datasets"]
         ]
     return outs
 

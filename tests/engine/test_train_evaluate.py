@@ -121,3 +121,15 @@ def test_uniform_unet_beats_majority_class_by_a_wide_margin(small_city, tmp_path
     accuracy = rows.query("metric == 'pixel_accuracy'")["value"].item()
     assert accuracy > majority_accuracy + 0.25, (accuracy, majority_accuracy)
     assert miou > 4 * majority_miou, (miou, majority_miou)
+
+
+def test_center_crop_evaluation_is_a_separate_split(tiny_city, tmp_path):
+    run = tmp_path / "run"
+    train(config(tiny_city, run, iters=1), progress=False)
+    out = evaluate_run(run, device="cpu", center_crop=True, progress=False)
+    assert out.name == "metrics-center.csv"
+    rows = read_rows(out)
+    assert set(rows["split"]) == {"val-center"}
+    full = read_rows(evaluate_run(run, device="cpu", progress=False))
+    # the 64x128 images crop to 64x64: a quarter of the pixels fewer are counted
+    assert rows.query("metric == 'miou'")["value"].notna().all() and len(full)

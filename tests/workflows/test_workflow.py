@@ -41,7 +41,8 @@ def test_default_dry_run_covers_every_rule_and_method(tmp_path):
     proc = snakemake("-n", "--cores", "2", cwd=tmp_path)
     assert proc.returncode == 0, proc.stderr
     out = proc.stdout + proc.stderr
-    for rule in ("make_data", "train_aux", "train", "evaluate", "flops", "priors", "aggregate", "figures"):
+    for rule in ("make_data", "train_aux", "train", "evaluate", "flops", "priors", "sampling_points", "aggregate",
+                 "figures"):
         assert f"rule {rule}:" in out, rule
     config = yaml.safe_load((ROOT / "workflows/config.yaml").read_text())
     n_runs = len(config["methods"]) * len(config["models"]) * len(config["resolutions"]) * len(config["seeds"])
@@ -86,7 +87,7 @@ def test_smoke_dag_runs_every_rule_and_reruns_nothing(tmp_path):
 
     df = pd.read_csv(metrics)
     assert set(df["method"]) >= {"uniform", "edge_based"}
-    assert {"miou", "macs", "train_loss", "prior_discrepancy"} <= set(df["metric"])
+    assert {"miou", "macs", "train_loss", "prior_discrepancy", "sampling_point_row"} <= set(df["metric"])
     assert (tmp_path / "results/figures/cost_curves.png").is_file()
     assert any((tmp_path / "logs").rglob("*.log"))
     again = snakemake("-n", *args, cwd=tmp_path)

@@ -12,7 +12,6 @@ from benchmark.sampling import downsample_labels, is_uniform, unsample
 from methods.edge_based import (
     DoubleUNet,
     EdgeBased,
-    central_square,
     ground_truth_tensors,
     load_aux_checkpoint,
     make_untrained_checkpoint,
@@ -76,8 +75,8 @@ def test_untrained_checkpoint_samples_uniformly(tmp_path):
     method.train()
     assert not method.aux_net.training
     assert all(not p.requires_grad for p in method.parameters())
-    with pytest.raises(DsbenchError, match="aux_input"):
-        EdgeBased.from_options({"aux_checkpoint": path, "aux_input": (32, 32), "aux_output": (8, 8)})
+    with pytest.raises(DsbenchError, match="has no option aux_input"):  # sizes come from the checkpoint
+        EdgeBased.from_options({"aux_checkpoint": path, "aux_input": (32, 32)})
 
 
 def test_corrupt_checkpoint_is_a_user_error(tmp_path):
@@ -116,8 +115,7 @@ def test_sampler_grid_satisfies_covering_constraints(tmp_path):
     train_aux_net_on_tensors(images, labels, tmp_path / "aux.pt", size_in=(16, 32), size_out=(8, 16),
                              iters=5, batch_size=2, features=8, lr=1e-2)
     for mode in ("bilinear", "nearest"):
-        method = EdgeBased.from_options({"aux_checkpoint": str(tmp_path / "aux.pt"), "aux_input": (16, 32),
-                                         "aux_output": (8, 16), "image_mode": mode})
+        method = EdgeBased.from_options({"aux_checkpoint": str(tmp_path / "aux.pt"), "image_mode": mode})
         grid = method.sampler(images, (12, 20))
         assert grid.shape == (3, 12, 20, 2)
         assert grid.abs().max() <= 1
@@ -135,8 +133,6 @@ def test_target_classes_and_crop():
     assert resolve_target_classes(["person", "car", 11]) == [11, 13]
     with pytest.raises(DsbenchError, match="unknown class"):
         resolve_target_classes(["persn"])
-    rows, cols = central_square((1024, 2048))
-    assert (rows.start, rows.stop, cols.start, cols.stop) == (0, 1024, 512, 1536)
     _, labels = scenes(1)
     only_person = ground_truth_tensors(labels, (8, 16), target_classes=[11])
     none = ground_truth_tensors(labels, (8, 16), target_classes=[13])
