@@ -63,6 +63,8 @@ ALLOWLIST = frozenset(
         # constructors
         "zeros", "zeros_like", "ones", "ones_like", "empty", "empty_like", "full", "full_like", "new_zeros",
         "new_ones", "new_empty", "new_full", "arange", "linspace", "scalar_tensor", "tensor",
+        # in-place initialisation and strided views (memory, no arithmetic)
+        "fill_", "zero_", "as_strided",
         # dropout is the identity at inference
         "dropout", "feature_dropout", "alpha_dropout",
     )
@@ -78,6 +80,7 @@ ELEMENTWISE_OPS = (
     "relu", "relu_", "relu6", "leaky_relu", "leaky_relu_", "hardtanh", "hardtanh_", "elu", "gelu", "silu",
     "silu_", "sigmoid", "sigmoid_", "tanh", "tanh_", "hardswish", "hardswish_", "hardsigmoid", "hardsigmoid_",
     "mish", "softplus", "sin", "cos", "atan2", "sign", "frac", "remainder", "floor_divide", "fmod",
+    "__lshift__", "__rshift__", "bitwise_left_shift", "bitwise_right_shift",
 )
 REDUCTION_OPS = ("sum", "mean", "amax", "amin", "max", "min", "argmax", "argmin", "norm", "allclose", "all", "any",
                  "var", "std", "prod", "cumsum")
@@ -184,6 +187,12 @@ def _grid_sampler(inputs: List[Any], outputs: List[Any]) -> int:
     return RESIZE_MACS[mode] * _output_numel(inputs, outputs)
 
 
+def _sort(inputs: List[Any], outputs: List[Any]) -> int:
+    # A comparison sort of n elements: n * ceil(log2 n) comparisons, one MAC each by convention.
+    n = max(1, math.prod(get_shape(inputs[0]) or [1]))
+    return n * max(1, math.ceil(math.log2(n)))
+
+
 def _handles() -> Dict[str, Handle]:
     handles: Dict[str, Handle] = {}
     handles.update({f"aten::{op}": _per_output(1) for op in ELEMENTWISE_OPS})
@@ -193,6 +202,9 @@ def _handles() -> Dict[str, Handle]:
     handles.update({f"aten::{op}": _written for op in ("scatter", "scatter_", "scatter_add", "scatter_add_",
                                                           "scatter_reduce", "index_add", "index_add_")})
     handles.update({"aten::index_put": _index_put, "aten::index_put_": _index_put})
+    # scans (barycentric unsampling's scanline plan): one add or test per element
+    handles.update({f"aten::{op}": _per_output(1) for op in ("cumsum", "cumsum_", "repeat_interleave")})
+    handles.update({"aten::nonzero": _per_input(1), "aten::sort": _sort, "aten::argsort": _sort})
     handles.update({f"aten::{op}": _pool_with_kernel for op in ("max_pool2d", "max_pool2d_with_indices",
                                                                 "avg_pool2d", "max_pool1d", "avg_pool1d")})
     handles.update({f"aten::{op}": _adaptive_pool for op in ("adaptive_avg_pool2d", "adaptive_max_pool2d",

@@ -90,3 +90,13 @@ def test_unknown_option_is_refused_with_the_known_ones(method):
 def test_options_round_trip(method):
     again = type(method).from_options(method.options())
     assert again.options() == method.options()
+
+
+def test_whole_pipeline_cost_is_counted_without_unsupported_ops(method):
+    from benchmark.cost import pipeline_cost
+
+    model = build_model("fcn32", K, encoder="resnet18")
+    cost = pipeline_cost(method, model, SIZE_HR, (16, 32))
+    assert cost["unsupported_ops"] == {}, cost["unsupported_ops"]
+    assert all(isinstance(v["macs"], int) and v["macs"] >= 0 for v in cost["stages"].values())
+    assert cost["stages"]["unsampler"]["macs"] > 0  # bringing predictions back always costs something

@@ -9,7 +9,7 @@ from scipy.interpolate import griddata
 from scipy.spatial import Delaunay
 
 import benchmark.barycentric  # noqa: F401  (registers the unsampler until sampling imports it)
-from benchmark.barycentric import barycentric_weights, blend, unsample_barycentric
+from benchmark.barycentric import barycentric_weights, blend, blend_scanlines, scanline_plan, unsample_barycentric
 from benchmark.sampling import grid_to_pixels, pixels_to_grid, uniform_grid, unsample
 
 
@@ -179,3 +179,91 @@ def test_cuda_matches_cpu():
     cpu = unsample_barycentric(logits, grid, (50, 60))
     gpu = unsample_barycentric(logits.cuda(), grid.cuda(), (50, 60)).cpu()
     torch.testing.assert_close(gpu, cpu, atol=1e-5, rtol=0)
+
+
+def exact_largest_index(values: np.ndarray, pts: np.ndarray, h: int, w: int, H: int, W: int) -> np.ndarray:
+    """Float64 reference of the documented rule: the largest-index triangle containing the
+    pixel centre (within 1e-9) gives the blend. Vectorised over pixels, looped over triangles."""
+    rr, cc = np.mgrid[:H, :W]
+    p = np.stack((cc.ravel(), rr.ravel()), 1).astype(float)
+    out = np.full((values.shape[0], H * W), np.nan)
+    for i in range(h - 1):
+        for j in range(w - 1):
+            a, b, c, d = i * w + j, i * w + j + 1, (i + 1) * w + j, (i + 1) * w + j + 1
+            for t in ((a, c, d), (a, d, b)):
+                v0, v1, v2 = pts[list(t)]
+                e1, e2 = v1 - v0, v2 - v0
+                det = e1[0] * e2[1] - e1[1] * e2[0]
+                if abs(det) < 1e-12:
+                    continue
+                q = p - v0
+                l1 = (q[:, 0] * e2[1] - q[:, 1] * e2[0]) / det
+                l2 = (e1[0] * q[:, 1] - e1[1] * q[:, 0]) / det
+                l0 = 1 - l1 - l2
+                inside = (l0 >= -1e-9) & (l1 >= -1e-9) & (l2 >= -1e-9)
+                out[:, inside] = (l0[inside] * values[:, [t[0]]] + l1[inside] * values[:, [t[1]]]
+                                  + l2[inside] * values[:, [t[2]]])
+    return out.reshape(-1, H, W)
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_scanline_path_is_exact_on_valid_grids(seed):
+    # covering monotone grids take the scanline path (no patch needed) and match float64 exactly
+    h, w, H, W = 12, 15, 70, 90
+    grid = monotone_grid(h, w, H, W, seed, jitter=0.25)
+    plan = scanline_plan(grid, (H, W), torch.float64)
+    assert plan is not None and all(p is None for p in plan.patches)
+    logits = torch.randn(1, 3, h, w, dtype=torch.float64, generator=torch.Generator().manual_seed(seed))
+    out = unsample_barycentric(logits, grid, (H, W))
+    pts = grid_to_pixels(grid, (H, W))[0].reshape(-1, 2).numpy()
+    ref = exact_largest_index(logits[0].reshape(3, -1).numpy(), pts, h, w, H, W)
+    assert not np.isnan(ref).any()
+    np.testing.assert_allclose(out[0].numpy(), ref, atol=1e-9, rtol=0)
+    assert out.is_contiguous()
+
+
+def test_scanline_path_patches_folded_cells_with_the_largest_index_rule():
+    h, w, H, W = 8, 9, 50, 60
+    grid = monotone_grid(h, w, H, W, seed=3, jitter=0.1)
+    px = grid_to_pixels(grid, (H, W))
+    px[0, 3, 4] = px[0, 4, 5] + torch.tensor([1.5, 2.0], dtype=px.dtype)  # fold an interior point over a neighbour
+    px[0, 5, 2] = px[0, 5, 3] + torch.tensor([0.0, 0.0], dtype=px.dtype)  # and collapse an edge (degenerate)
+    grid = pixels_to_grid(px, (H, W))
+    plan = scanline_plan(grid, (H, W), torch.float64)
+    assert plan is not None and plan.patches[0] is not None
+    logits = torch.randn(1, 2, h, w, dtype=torch.float64, generator=torch.Generator().manual_seed(1))
+    out = unsample_barycentric(logits, grid, (H, W))[0].numpy()
+    ref = exact_largest_index(logits[0].reshape(2, -1).numpy(), px[0].reshape(-1, 2).numpy(), h, w, H, W)
+    assert not np.isnan(ref).any()
+    # patched pixels use the general path's float32 barycentric coefficients: ~1e-6
+    np.testing.assert_allclose(out, ref, atol=1e-5, rtol=0)
+
+
+def test_scanline_and_general_paths_agree_and_threads_are_restored():
+    h, w, H, W = 10, 12, 41, 53
+    grids = torch.cat([monotone_grid(h, w, H, W, seed=s, jitter=0.3) for s in (7, 8)]).float()
+    logits = torch.randn(2, 5, h, w)
+    torch.set_num_threads(2)
+    fast = unsample_barycentric(logits, grids, (H, W))
+    assert torch.get_num_threads() == 2
+    index, weight = barycentric_weights(grids, (H, W))
+    general = blend(logits, index, weight, (H, W))
+    assert fast.is_contiguous() and general.is_contiguous()
+    torch.testing.assert_close(fast, general, atol=1e-4, rtol=0)  # the general path's weights are float32
+
+
+def test_small_bands_give_the_same_result():
+    h, w, H, W = 7, 8, 33, 29
+    grid = monotone_grid(h, w, H, W, seed=4)
+    logits = torch.randn(1, 3, h, w, dtype=torch.float64)
+    one = blend_scanlines(logits, scanline_plan(grid, (H, W), torch.float64))
+    many = blend_scanlines(logits, scanline_plan(grid, (H, W), torch.float64, max_band_pixels=3 * W))
+    torch.testing.assert_close(one, many, atol=1e-12, rtol=0)
+
+
+def test_gradient_flows_to_the_logits():
+    grid = monotone_grid(5, 6, 19, 23, seed=0).float()
+    logits = torch.randn(1, 2, 5, 6, requires_grad=True)
+    unsample_barycentric(logits, grid, (19, 23)).sum().backward()
+    # every output pixel's weights sum to 1, so the gradient of the sum totals H*W per channel
+    torch.testing.assert_close(logits.grad.sum(dim=(2, 3)), torch.full((1, 2), 19.0 * 23), rtol=1e-5, atol=1e-3)
