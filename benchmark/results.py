@@ -15,7 +15,7 @@ import subprocess
 import tempfile
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Dict, Iterable, List, Mapping, Optional
+from typing import Any, Callable, Dict, Iterable, Mapping, Optional
 
 import pandas as pd
 
@@ -89,19 +89,33 @@ def sort_rows(df: pd.DataFrame) -> pd.DataFrame:
     return df.sort_values(SORT_KEY, kind="mergesort", na_position="first").reset_index(drop=True)[COLUMNS]
 
 
-def atomic_write_text(path: os.PathLike, text: str) -> None:
-    """Write ``text`` to ``path`` via a temporary file and rename: readers never see half a file."""
+def atomic_write(path: os.PathLike, write: Callable[[str], Any], suffix: str = ".tmp") -> Path:
+    """Call ``write(tmp_path)`` on a temporary file beside ``path``, then rename it into place:
+    readers never see half a file, and a failed write leaves nothing behind. The one way every
+    result, checkpoint, image and figure in the suite is written. ``suffix`` keeps the extension
+    for writers that choose the format from it (matplotlib)."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=suffix)
+    os.close(fd)
     try:
-        with os.fdopen(fd, "w", newline="") as fh:
-            fh.write(text)
+        write(tmp)
         os.replace(tmp, path)
     except BaseException:
         if os.path.exists(tmp):
             os.unlink(tmp)
         raise
+    return path
+
+
+def atomic_write_text(path: os.PathLike, text: str) -> None:
+    """Write ``text`` to ``path`` atomically (see :func:`atomic_write`)."""
+
+    def write(tmp: str) -> None:
+        with open(tmp, "w", newline="", encoding="utf-8") as fh:
+            fh.write(text)
+
+    atomic_write(path, write)
 
 
 def write_rows(path: os.PathLike, rows: Iterable[Mapping[str, Any]] | pd.DataFrame) -> pd.DataFrame:

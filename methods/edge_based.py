@@ -19,7 +19,6 @@ from __future__ import annotations
 import dataclasses
 import math
 import os
-import tempfile
 from pathlib import Path
 from typing import Any, Dict, List, Optional, Sequence, Tuple, Union
 
@@ -30,6 +29,7 @@ import torch.nn.functional as F
 
 import benchmark.barycentric  # noqa: F401  (registers UNSAMPLERS["barycentric"])
 from benchmark.errors import DsbenchError
+from benchmark.results import atomic_write
 from benchmark.registry import METHODS
 from benchmark.sampling import Size, check_size, resample, tensor_to_grid, uniform_grid
 from benchmark.sampling_tensor import project_onto_constraints, sampling_tensor, uniform_tensor
@@ -117,15 +117,7 @@ def save_aux_checkpoint(path: Union[str, os.PathLike], net: DoubleUNet, meta: Di
         "features": int(net.stem[0].out_channels),
         "meta": meta,
     }
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    os.close(fd)
-    try:
-        torch.save(blob, tmp)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+    atomic_write(path, lambda tmp: torch.save(blob, tmp))
 
 
 def load_aux_checkpoint(path: Union[str, os.PathLike]) -> Tuple[DoubleUNet, Dict[str, Any]]:

@@ -9,7 +9,6 @@ same rows gives the same bytes.
 from __future__ import annotations
 
 import os
-import tempfile
 from pathlib import Path
 from typing import Iterable, List, Mapping, Optional, Union
 
@@ -18,24 +17,15 @@ from matplotlib.figure import Figure
 import paper_figures  # noqa: F401  registers every fig_* / table_* module
 from benchmark.errors import DsbenchError
 from benchmark.registry import FIGURES
-from benchmark.results import atomic_write_text, read_rows
+from benchmark.results import atomic_write, atomic_write_text, read_rows
 
 PNG_DPI = 300
 
 
 def _save_figure(fig: Figure, path: Path) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=path.suffix)
-    os.close(fd)
-    try:
-        # Fixed metadata: no dates or versions in the file, so rebuilding gives the same bytes.
-        metadata = {"CreationDate": None, "Producer": None} if path.suffix == ".pdf" else {"Software": None}
-        fig.savefig(tmp, dpi=PNG_DPI, metadata=metadata)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+    # Fixed metadata: no dates or versions in the file, so rebuilding gives the same bytes.
+    metadata = {"CreationDate": None, "Producer": None} if path.suffix == ".pdf" else {"Software": None}
+    atomic_write(path, lambda tmp: fig.savefig(tmp, dpi=PNG_DPI, metadata=metadata), suffix=path.suffix)
 
 
 def build_all(metrics_csv: os.PathLike, out_dir: os.PathLike,

@@ -14,7 +14,7 @@ import pandas as pd
 from matplotlib.figure import Figure
 
 from benchmark.registry import FIGURES
-from paper_figures.fig_alcover_common import (class_order, grouped_bars, match_scale, prior_original_heights,
+from paper_figures.fig_alcover_common import (class_order, grouped_bars, prior_original_heights,
                                               reported, scale_color, scale_text, stacked_figure)
 from paper_figures.fig_alcover_prior_gain import iou_gains
 from paper_figures.style import (FONT_SIZE, PANEL_KEY, empty_panel, label_axes, ok_rows, panel_groups, panel_title,

@@ -8,7 +8,6 @@ dataset × model × split × resolution. Reads rows: miou.
 """
 from __future__ import annotations
 
-from typing import List
 
 import numpy as np
 import pandas as pd

@@ -16,7 +16,7 @@ import pandas as pd
 
 from benchmark.registry import FIGURES
 from paper_figures.fig_jin_common import sensitivity_setting, summary_by_panel, value_sort_key
-from paper_figures.style import (PANEL_KEY, RESOLUTION, format_mean, latex_table, markdown_table, ok_rows,
+from paper_figures.style import (RESOLUTION, format_mean, latex_table, markdown_table, ok_rows,
                                  panel_title, resolution_label, sort_methods)
 
 METRIC_NAMES = {"miou": "mIoU", "miou_intrinsic": "mIoU(Y',Y)"}  # ASCII prime: LaTeX-safe

@@ -19,7 +19,7 @@ from benchmark.errors import DsbenchError
 from benchmark.metrics import ConfusionMatrix, MetricSuite
 from benchmark.metrics_intrinsic import reconstruct_labels
 from benchmark.sampling import IGNORE_INDEX, downsample_labels
-from benchmark.results import make_row, provenance, read_rows, write_rows
+from benchmark.results import atomic_write, make_row, provenance, read_rows, write_rows
 
 COUNTS = "counts.npz"
 
@@ -27,9 +27,7 @@ COUNTS = "counts.npz"
 def _write_prediction(path: Path, label_ids: np.ndarray) -> None:
     from PIL import Image
 
-    tmp = path.with_name(f".{path.name}.tmp")
-    Image.fromarray(label_ids.astype(np.uint8)).save(tmp, format="PNG")
-    os.replace(tmp, path)
+    atomic_write(path, lambda tmp: Image.fromarray(label_ids.astype(np.uint8)).save(tmp, format="PNG"))
 
 
 def evaluate_run(run_dir: os.PathLike, *, device: str = "auto", save_predictions: Optional[os.PathLike] = None,
@@ -102,7 +100,7 @@ def evaluate_run(run_dir: os.PathLike, *, device: str = "auto", save_predictions
             rows.append(make_row(identity, "class_frequency", counts[train_id] / max(counts.sum(), 1), "fraction",
                                  provenance=prov, stage=stage, class_name=spec.class_names[train_id]))
     suite.save_counts(run_dir / f"counts{suffix}.npz")
-    np.savez_compressed(run_dir / f".counts_intrinsic{suffix}.npz", confusion=intrinsic.counts, **class_counts)
-    os.replace(run_dir / f".counts_intrinsic{suffix}.npz", run_dir / f"counts_intrinsic{suffix}.npz")
+    atomic_write(run_dir / f"counts_intrinsic{suffix}.npz",
+                 lambda tmp: np.savez_compressed(open(tmp, "wb"), confusion=intrinsic.counts, **class_counts))
     write_rows(out_csv, rows)
     return out_csv

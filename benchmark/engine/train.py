@@ -9,8 +9,6 @@ from __future__ import annotations
 
 import contextlib
 import math
-import os
-import tempfile
 import time
 from pathlib import Path
 from typing import Any, Dict, List, Optional
@@ -28,7 +26,7 @@ from benchmark.engine.run_config import RunConfig
 from benchmark.errors import DsbenchError
 from benchmark.models import build_model
 from benchmark.registry import METHODS
-from benchmark.results import make_row, provenance, write_rows
+from benchmark.results import atomic_write, make_row, provenance, write_rows
 from benchmark.sampling import check_size
 
 CHECKPOINT = "checkpoint.pt"
@@ -37,16 +35,7 @@ FINAL = "model.pt"
 
 def atomic_torch_save(obj: Any, path: Path) -> None:
     """Write a checkpoint via a temporary file and rename, so a crash never leaves half a file."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    os.close(fd)
-    try:
-        torch.save(obj, tmp)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+    atomic_write(path, lambda tmp: torch.save(obj, tmp))
 
 
 def load_checkpoint(path: Path) -> Dict[str, Any]:

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import math
 import os
-import tempfile
 from pathlib import Path
 from typing import Any, Dict, List, Mapping, Optional, Sequence
 
@@ -25,7 +24,7 @@ from benchmark.errors import DsbenchError
 from benchmark.metrics.confusion import ConfusionMatrix, IGNORE_INDEX
 from benchmark.metrics.object_recall import INSTANCE_COLUMNS, ObjectRecallBySize
 from benchmark.metrics.trimap import DEFAULT_BAND_WIDTHS, TrimapAccuracy
-from benchmark.results import METRICS, make_row
+from benchmark.results import METRICS, atomic_write, make_row
 
 COUNTS_FORMAT_VERSION = 1
 DEFAULT_N_BINS = 4
@@ -140,16 +139,11 @@ class MetricSuite:
             arrays["evaluated_classes"] = self.confusion.evaluated_classes
         if self.confusion.target_classes is not None:
             arrays["target_classes"] = self.confusion.target_classes
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-        try:
-            with os.fdopen(fd, "wb") as fh:  # a file object: numpy appends no ".npz" suffix
+        def write(tmp: str) -> None:
+            with open(tmp, "wb") as fh:  # a file object: numpy appends no ".npz" suffix
                 np.savez_compressed(fh, **arrays)
-            os.replace(tmp, path)
-        except BaseException:
-            if os.path.exists(tmp):
-                os.unlink(tmp)
-            raise
+
+        atomic_write(path, write)
 
     @classmethod
     def load_counts(cls, path: os.PathLike) -> "MetricSuite":

@@ -1,17 +1,6 @@
 import pytest
-import torch
 
 from benchmark.data.synthcity import make_synthcity
-
-
-@pytest.fixture(autouse=True)
-def _one_thread():
-    # Two torch threads on a shared 2-core machine make tiny steps orders of magnitude slower.
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
 
 @pytest.fixture(scope="session")
 def tiny_city(tmp_path_factory):
@@ -19,7 +8,6 @@ def tiny_city(tmp_path_factory):
     root = tmp_path_factory.mktemp("synthcity")
     make_synthcity(root, split_sizes={"train": 6, "val": 2}, size=(64, 128), seed=0)
     return root
-
 
 @pytest.fixture(scope="session")
 def small_city(tmp_path_factory):

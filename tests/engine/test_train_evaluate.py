@@ -4,7 +4,6 @@ from pathlib import Path
 from types import SimpleNamespace
 
 import numpy as np
-import pandas as pd
 import pytest
 import torch
 
@@ -71,7 +70,6 @@ def test_nan_loss_stops_with_a_clear_error(tiny_city, tmp_path, monkeypatch):
 
 def test_evaluate_at_original_resolution_matches_official_cityscapes(tiny_city, tmp_path, monkeypatch):
     from cityscapesscripts.evaluation import evalPixelLevelSemanticLabeling as official
-    from cityscapesscripts.helpers.labels import trainId2label
 
     run = tmp_path / "run"
     train(config(tiny_city, run), progress=False)

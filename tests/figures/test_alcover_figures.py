@@ -10,7 +10,7 @@ import pytest
 from matplotlib.figure import Figure
 
 from benchmark.registry import FIGURES
-from benchmark.results import make_row, read_rows, to_frame, write_rows
+from benchmark.results import make_row, read_rows, write_rows
 from paper_figures import fig_alcover_common as common
 from paper_figures.build import build_all
 from paper_figures.fig_alcover_prior_gain import prior_gain_points

@@ -24,13 +24,6 @@ def contract_options(key, tmp_path):
     return {}
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
 
 def toy_batch(batch=2, seed=0):
     g = torch.Generator().manual_seed(seed)

@@ -1,7 +1,6 @@
 """The Snakemake DAG: lint, format, dry runs (default, ci, slurm), readable config errors, a
 smoke run of every rule at toy size, and figures rebuilt from stored metrics without torch."""
 import os
-import shutil
 import subprocess
 import sys
 from pathlib import Path

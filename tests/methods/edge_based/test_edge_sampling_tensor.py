@@ -190,7 +190,6 @@ def test_straightforward_pipeline_agrees_where_points_are_pixels():
 
 
 def test_factorisation_is_cached():
-    labels = disk_labels()
     _systems.cache_clear()
     for seed in range(3):
         sampling_tensor(disk_labels(seed=seed), (6, 7), lam=0.5)

@@ -11,7 +11,7 @@ import torch.nn.functional as F
 import methods  # noqa: F401  (registers every method)
 from benchmark.errors import DsbenchError
 from benchmark.registry import METHODS
-from benchmark.sampling import IGNORE_INDEX, resample, uniform_grid
+from benchmark.sampling import IGNORE_INDEX, uniform_grid
 from benchmark.soft_labels import kl_soft_loss, resize_and_crop, single_class_mask, soft_downsample
 
 K = 4
