@@ -31,7 +31,7 @@ def _timed(pipeline: torch.nn.Module, size_hr: Tuple[int, int], device: torch.de
         with torch.inference_mode():
             pipeline(image, labels)
 
-    return {"latency_ms": measure_latency(step, warmup=2, repeats=5, device=device),
+    return {"latency_ms": measure_latency(step, warmup=1, repeats=3, device=device),
             "peak_memory_mib": peak_memory_mib(step, device=device)}
 
 
