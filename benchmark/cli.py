@@ -184,7 +184,7 @@ def cmd_train_aux(args: argparse.Namespace) -> int:
 
     result = train_aux_net(args.dataset, args.root, args.out, size_in=args.size_in, size_out=args.size_out,
                            iters=args.iters, batch_size=args.batch_size, seed=args.seed, lam=args.lam,
-                           target_classes=args.target_classes)
+                           target_classes=args.target_classes, features=args.features)
     print(json.dumps(result))
     return 0
 
@@ -299,6 +299,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--batch-size", type=int, default=16)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--lam", type=float, default=1.0, help="lambda of energy (2)")
+    p.add_argument("--features", type=int, default=256,
+                   help="channels of every double U-Net layer (the paper's 256; smaller trains faster on CPU)")
     p.add_argument("--target-classes", nargs="+", default=None, help="class names whose boundaries attract samples")
     return parser
 

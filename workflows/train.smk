@@ -50,6 +50,7 @@ rule train_aux:
         root=lambda wc: dataset_root(wc.dataset),
         aux=lambda wc: {
             "lam": 1.0,
+            "features": 256,
             **method_entry(wc.label)["aux"],
             **MATRIX.get("aux_override", {}),
         },
@@ -57,4 +58,4 @@ rule train_aux:
         "OMP_NUM_THREADS={threads} dsbench train-aux --dataset {wildcards.dataset} --root {params.root} "
         "--out {output} --size-in {params.aux[size_in]} --size-out {params.aux[size_out]} "
         "--iters {params.aux[iters]} --batch-size {params.aux[batch_size]} "
-        "--lam {params.aux[lam]} > {log} 2>&1"
+        "--lam {params.aux[lam]} --features {params.aux[features]} > {log} 2>&1"

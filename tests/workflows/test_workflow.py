@@ -49,6 +49,19 @@ def test_default_dry_run_covers_every_rule_and_method(tmp_path):
     assert {"16x32", "32x64", "64x128", "128x256"} == set(config["resolutions"])
 
 
+@pytest.mark.parametrize("name", sorted(yaml.safe_load((ROOT / "workflows/config.yaml").read_text())["experiments"]))
+def test_named_experiment_dry_run_trains_its_own_matrix(tmp_path, name):
+    config = yaml.safe_load((ROOT / "workflows/config.yaml").read_text())
+    experiment = {**config, **config["experiments"][name]}
+    proc = snakemake("-n", "--cores", "2", "--config", f"experiment={name}", cwd=tmp_path)
+    assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
+    out = proc.stdout + proc.stderr
+    n_runs = (len(experiment["methods"]) * len(experiment["models"]) * len(experiment["resolutions"])
+              * len(experiment["seeds"]))
+    assert out.count("rule train:") == n_runs
+    assert experiment["runs_dir"] in out
+
+
 @pytest.mark.parametrize("profile", ["ci", "slurm"])
 def test_profiles_dry_run(tmp_path, profile):
     proc = snakemake("-n", "--profile", str(ROOT / "workflows/profiles" / profile), cwd=tmp_path)

@@ -31,6 +31,18 @@ def test_matches_scipy_reference():
     np.testing.assert_allclose(target[0, 0].double().numpy(), scipy_target(labels, 4), atol=1e-6)
 
 
+def test_matches_scipy_reference_with_a_few_of_many_classes_present():
+    # Only present classes are one-hot encoded: absent ones must not change the target.
+    rng = np.random.default_rng(1)
+    labels = np.full((2, 40, 64), 7, dtype=np.int64)
+    labels[0, 10:25, 5:40] = 11
+    labels[1, :, 30:] = 18
+    labels[rng.random(labels.shape) < 0.02] = 2
+    target, _ = edge_target(torch.from_numpy(labels), 19)
+    for b in range(2):
+        np.testing.assert_allclose(target[b, 0].double().numpy(), scipy_target(labels[b], 19), atol=1e-6)
+
+
 @pytest.mark.parametrize("class_id", [0, 5, 18])
 def test_one_class_label_gives_zero_target(class_id):
     labels = torch.full((2, 9, 14), class_id, dtype=torch.long)
