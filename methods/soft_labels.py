@@ -8,7 +8,7 @@ eq. 4, over all pixels (``mc=True``) or only single-class pixels (``mc=False``, 
 from __future__ import annotations
 
 import dataclasses
-from typing import Any, Dict, List, Optional, Tuple
+from typing import Any, Dict, Optional
 
 import torch
 
@@ -58,31 +58,3 @@ class SoftLabels(DownsamplingMethod):
 
     def loss(self, logits_lr: torch.Tensor, labels_lr: torch.Tensor, extras: Dict[str, torch.Tensor]) -> torch.Tensor:
         return kl_soft_loss(logits_lr, labels_lr, mc=self.config.mc, valid_threshold=float(self.config.valid_threshold))
-
-
-# Named experiments of the paper, as (method key, options) runs for the workflow config.
-# Table III: nearest vs soft with and without multi-class pixels (all at 1/8, 1/4, 1/2).
-TABLE3_MC: List[Tuple[str, Dict[str, Any]]] = [
-    ("uniform", {}),
-    ("soft_labels", {"mc": False}),
-    ("soft_labels", {"mc": True}),
-]
-# Table IV: colour / label sampler pairs (the paper runs them at 1/4).
-TABLE4_SAMPLERS: List[Tuple[str, Dict[str, Any]]] = [
-    ("uniform", {"image_mode": "bilinear"}),
-    ("uniform", {"image_mode": "bicubic"}),
-    ("soft_labels", {"image_mode": "bilinear", "label_mode": "soft-bicubic"}),
-    ("soft_labels", {"image_mode": "bilinear", "label_mode": "soft-bilinear"}),
-    ("soft_labels", {"image_mode": "bicubic", "label_mode": "soft-bilinear"}),
-    ("soft_labels", {"image_mode": "bicubic", "label_mode": "soft-bicubic"}),
-]
-# Fig 7: batch-size robustness, nearest vs soft at 1/4 (off by default: it multiplies training runs).
-FIG7_BATCH_SIZES: Tuple[int, ...] = (1, 2, 4, 8)
-FIG7_METHODS: List[Tuple[str, Dict[str, Any]]] = [("uniform", {}), ("soft_labels", {})]
-
-EXPERIMENTS: Dict[str, Dict[str, Any]] = {
-    "alcover_table3_mc": {"runs": TABLE3_MC, "scales": (1 / 8, 1 / 4, 1 / 2), "default": True},
-    "alcover_table4_samplers": {"runs": TABLE4_SAMPLERS, "scales": (1 / 4,), "default": True},
-    "alcover_fig7_batch": {"runs": FIG7_METHODS, "scales": (1 / 4,), "batch_sizes": FIG7_BATCH_SIZES,
-                           "default": False},
-}

@@ -4,10 +4,10 @@ Method labels (the ``method`` column = the workflow config label of a run)
 --------------------------------------------------------------------------
 * Table III: ``uniform`` (nearest labels), ``soft_labels`` (soft-bilinear labels, KL, MC on),
   ``soft_labels_mc_off`` (same, loss over single-class pixels only).
-* Table IV (:data:`SAMPLER_LABELS`): one label per colour / label sampler pair of
-  ``methods.soft_labels.TABLE4_SAMPLERS``.
-* Fig 7: ``uniform_bs<N>`` and ``soft_labels_bs<N>`` for a training batch size N
-  (``methods.soft_labels.EXPERIMENTS["alcover_fig7_batch"]``).
+* Table IV (:data:`SAMPLER_LABELS`): one label per colour / label sampler pair of the
+  ``alcover_table4_samplers`` experiment in ``workflows/config.yaml``.
+* Fig 7: ``uniform_bs<N>`` and ``soft_labels_bs<N>`` for a training batch size N (the
+  ``alcover_fig7_batch`` experiment).
 
 Prior rows (``benchmark/priors.py``): ``prior_discrepancy`` with ``stage = "<mode>@<scale>"``
 (e.g. ``nearest@0.125``) and ``class_frequency`` with stage ``original`` or ``<mode>@<scale>``.
@@ -40,7 +40,7 @@ SOFT = "soft_labels"                # soft-bilinear labels, KL, MC on
 SOFT_MC_OFF = "soft_labels_mc_off"  # soft labels, loss over single-class pixels only
 TABLE3_LABELS: List[str] = [NEAREST, SOFT_MC_OFF, SOFT]
 
-# Table IV: config label -> (colour sampler, label sampler); one entry per TABLE4_SAMPLERS run.
+# Table IV: config label -> (colour sampler, label sampler); one entry per alcover_table4_samplers run.
 SAMPLER_LABELS: Dict[str, Tuple[str, str]] = {
     "uniform": ("bilinear", "nearest"),
     "uniform_bicubic": ("bicubic", "nearest"),

@@ -2,11 +2,13 @@
 from __future__ import annotations
 
 import math
+from pathlib import Path
 from typing import Dict, List
 
 import numpy as np
 import pandas as pd
 import pytest
+import yaml
 from matplotlib.figure import Figure
 
 from benchmark.registry import FIGURES
@@ -16,6 +18,8 @@ from paper_figures.build import build_all
 from paper_figures.fig_alcover_prior_gain import prior_gain_points
 from paper_figures.reported import load_reported
 from paper_figures.style import method_color
+
+ROOT = Path(__file__).resolve().parents[2]
 
 ALCOVER_IDS = ["table_alcover_priors", "alcover_prior_gain", "alcover_mc", "alcover_samplers", "alcover_batch",
                "alcover_class_gain"]
@@ -114,20 +118,21 @@ def test_scale_helpers():
     assert common.parse_setting("colour=bilinear; label=nearest; bs=20; scale=1/8")["bs"] == "20"
 
 
-def test_sampler_labels_cover_the_table4_runs_of_the_method():
-    # Method side: (method, options) runs; figure side: config labels. They must describe the same pairs.
-    soft_labels = pytest.importorskip("methods.soft_labels")
+def test_sampler_labels_cover_the_configured_experiments():
+    # The workflow config runs the experiments; the figures name their runs. Both must agree.
+    experiments = yaml.safe_load((ROOT / "workflows" / "config.yaml").read_text())["experiments"]
     defaults = {"uniform": ("bilinear", "nearest"), "soft_labels": ("bilinear", "soft-bilinear")}
-    pairs = {(options.get("image_mode", defaults[method][0]), options.get("label_mode", defaults[method][1]))
-             for method, options in soft_labels.TABLE4_SAMPLERS}
-    assert pairs == set(common.SAMPLER_LABELS.values())
-    assert len(set(common.SAMPLER_LABELS.values())) == len(common.SAMPLER_LABELS)
+    table4 = experiments["alcover_table4_samplers"]["methods"]
+    pairs = {label: (entry.get("options", {}).get("image_mode", defaults[entry["method"]][0]),
+                     entry.get("options", {}).get("label_mode", defaults[entry["method"]][1]))
+             for label, entry in table4.items()}
+    assert pairs == common.SAMPLER_LABELS
     for label, (_, label_mode) in common.SAMPLER_LABELS.items():
         assert label.startswith("uniform") == (label_mode == "nearest"), label
-    batch = soft_labels.EXPERIMENTS["alcover_fig7_batch"]
-    for method, _ in batch["runs"]:
-        for size in batch["batch_sizes"]:
-            assert common.BATCH_LABEL.match(common.batch_label(method, size))
+    fig7 = experiments["alcover_fig7_batch"]["methods"]
+    for label, entry in fig7.items():
+        assert label == common.batch_label(entry["method"], entry["train"]["batch_size"])
+        assert common.BATCH_LABEL.match(label)
 
 
 def test_table_v_values_times_1e4_and_mean_abs(df):

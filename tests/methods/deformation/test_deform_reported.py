@@ -4,15 +4,14 @@ from pathlib import Path
 import pandas as pd
 
 from benchmark.results import METRICS
+from paper_figures.reported import REPORTED_COLUMNS
 
 CSV = Path(__file__).resolve().parents[3] / "results" / "reported" / "jin2022.csv"
-COLUMNS = ["paper", "source", "dataset", "method", "model", "height", "width", "gflops", "metric", "value",
-           "unit", "class_name", "setting"]
 
 
 def test_schema_and_ranges():
     df = pd.read_csv(CSV)
-    assert list(df.columns) == COLUMNS
+    assert list(df.columns) == REPORTED_COLUMNS
     assert (df["paper"] == "jin2022").all()
     assert set(df["metric"]) <= set(METRICS)
     assert df["value"].between(0, 1).all() and not df.duplicated(["source", "dataset", "method", "height",

@@ -5,15 +5,14 @@ import numpy as np
 import pandas as pd
 
 from benchmark.results import METRICS
+from paper_figures.reported import REPORTED_COLUMNS
 
 CSV = Path(__file__).resolve().parents[3] / "results" / "reported" / "marin2019.csv"
-COLUMNS = ["paper", "source", "dataset", "method", "model", "height", "width", "gflops", "metric", "value",
-           "unit", "class_name", "setting"]
 
 
 def test_schema_and_ranges():
     df = pd.read_csv(CSV)
-    assert list(df.columns) == COLUMNS
+    assert list(df.columns) == REPORTED_COLUMNS
     assert (df["paper"] == "marin2019").all()
     assert set(df["metric"]) <= set(METRICS)
     assert set(df["method"]) == {"edge_based", "uniform"}
