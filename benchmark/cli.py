@@ -152,7 +152,15 @@ def cmd_perf(args: argparse.Namespace) -> int:
     import benchmark.perf.all  # noqa: F401  registers every benchmark
     from benchmark.perf import PERF
 
-    result = PERF.get(args.name.replace("-", "_"))(quick=args.quick)
+    if args.threads:
+        import torch
+
+        torch.set_num_threads(args.threads)
+    key = args.name.replace("-", "_")
+    if key not in PERF:
+        known = ", ".join(k.replace("_", "-") for k in PERF.keys())
+        raise DsbenchError(f"unknown perf benchmark {args.name!r}; use one of {known}")
+    result = PERF.get(key)(quick=args.quick)
     if args.json:
         print(json.dumps(result.as_json(), indent=2))
     else:
@@ -272,6 +280,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("name")
     p.add_argument("--json", action="store_true")
     p.add_argument("--quick", action="store_true", help="smaller inputs (smoke test)")
+    p.add_argument("--threads", type=int, default=0, help="torch intra-op threads (default: torch's own choice)")
 
     p = verb("priors", cmd_priors, "class priors and prior discrepancy after downsampling (Alcover-Couso eq. 5)")
     p.add_argument("--dataset", required=True)

@@ -98,11 +98,9 @@ def measure(size_lr: Tuple[int, int], size_hr: Tuple[int, int], repeats: int = 3
 
 
 @PERF.register("unsample")
-def unsample_perf(quick: bool = False, threads: int = 0) -> PerfResult:
+def unsample_perf(quick: bool = False) -> PerfResult:
     """Headline: 19 classes, 128x128 grid -> 1024x2048; also 512x512 -> 2710x2710 in ``rows``
     (``quick``: 64x64 -> 512x1024 only)."""
-    if threads:
-        torch.set_num_threads(threads)
     head = measure((64, 64), (512, 1024)) if quick else measure((128, 128), (1024, 2048))
     rows = [head]
     if not quick:
