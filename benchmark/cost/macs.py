@@ -19,6 +19,9 @@ Conventions (one fused multiply-add = 1 MAC, fvcore's "flop"; ``flops = 2 x macs
   (bilinear) or 2 (bicubic) times ``max(1, in / out)`` along that axis.
 * ``grid_sampler`` by mode, per output element and channel: bilinear 4, nearest 1, bicubic 16.
   The per-point coordinate arithmetic (O(h*w), not O(C*h*w)) is not counted.
+* barycentric unsampling (:class:`benchmark.barycentric.BarycentricUnsample`, one traced op
+  whichever implementation runs): per output pixel 4 for its two barycentric coordinates, then
+  3 per output element and channel (the three-corner blend).
 * :data:`ALLOWLIST`: layout, copy and tensor-construction ops that cost nothing by convention
   (view, reshape, permute, cat, zeros, linspace, dropout at inference, ...).
 
@@ -187,6 +190,13 @@ def _grid_sampler(inputs: List[Any], outputs: List[Any]) -> int:
     return RESIZE_MACS[mode] * _output_numel(inputs, outputs)
 
 
+def _barycentric_unsample(inputs: List[Any], outputs: List[Any]) -> int:
+    from benchmark.barycentric import MACS_PER_ELEMENT, MACS_PER_PIXEL
+
+    B, C, H, W = get_shape(outputs[0])
+    return B * H * W * (MACS_PER_PIXEL + MACS_PER_ELEMENT * C)
+
+
 def _sort(inputs: List[Any], outputs: List[Any]) -> int:
     # A comparison sort of n elements: n * ceil(log2 n) comparisons, one MAC each by convention.
     n = max(1, math.prod(get_shape(inputs[0]) or [1]))
@@ -202,7 +212,7 @@ def _handles() -> Dict[str, Handle]:
     handles.update({f"aten::{op}": _written for op in ("scatter", "scatter_", "scatter_add", "scatter_add_",
                                                           "scatter_reduce", "index_add", "index_add_")})
     handles.update({"aten::index_put": _index_put, "aten::index_put_": _index_put})
-    # scans (barycentric unsampling's scanline plan): one add or test per element
+    # scans: one add or test per element
     handles.update({f"aten::{op}": _per_output(1) for op in ("cumsum", "cumsum_", "repeat_interleave")})
     handles.update({"aten::nonzero": _per_input(1), "aten::sort": _sort, "aten::argsort": _sort})
     handles.update({f"aten::{op}": _pool_with_kernel for op in ("max_pool2d", "max_pool2d_with_indices",
@@ -218,6 +228,7 @@ def _handles() -> Dict[str, Handle]:
         "aten::_upsample_bicubic2d_aa": _antialiased(2),
         "aten::grid_sampler": _grid_sampler,
         "aten::grid_sampler_2d": _grid_sampler,
+        "prim::PythonOp.BarycentricUnsample": _barycentric_unsample,
     })
     return handles
 

@@ -9,7 +9,9 @@ from scipy.interpolate import griddata
 from scipy.spatial import Delaunay
 
 import benchmark.barycentric  # noqa: F401  (registers the unsampler until sampling imports it)
-from benchmark.barycentric import barycentric_weights, blend, blend_scanlines, scanline_plan, unsample_barycentric
+import benchmark.barycentric as barycentric
+from benchmark import native
+from benchmark.barycentric import barycentric_weights, blend, unsample_barycentric
 from benchmark.sampling import grid_to_pixels, pixels_to_grid, uniform_grid, unsample
 
 
@@ -206,64 +208,153 @@ def exact_largest_index(values: np.ndarray, pts: np.ndarray, h: int, w: int, H: 
     return out.reshape(-1, H, W)
 
 
+def torch_path(logits: torch.Tensor, grid: torch.Tensor, size) -> torch.Tensor:
+    index, weight = barycentric_weights(grid, size)
+    return blend(logits, index, weight, size)
+
+
+@pytest.fixture
+def without_native(monkeypatch):
+    """The pure-torch path on CPU, as on a machine without a C compiler."""
+    monkeypatch.setattr(barycentric, "_native_library", lambda: None)
+
+
+def test_native_kernel_is_built_here():
+    # CI has a C compiler: the fast path must not silently fall back
+    assert native.load("barycentric") is not None
+
+
 @pytest.mark.parametrize("seed", [0, 1])
-def test_scanline_path_is_exact_on_valid_grids(seed):
-    # covering monotone grids take the scanline path (no patch needed) and match float64 exactly
+def test_exact_in_float64_on_valid_grids(seed):
     h, w, H, W = 12, 15, 70, 90
     grid = monotone_grid(h, w, H, W, seed, jitter=0.25)
-    plan = scanline_plan(grid, (H, W), torch.float64)
-    assert plan is not None and all(p is None for p in plan.patches)
     logits = torch.randn(1, 3, h, w, dtype=torch.float64, generator=torch.Generator().manual_seed(seed))
     out = unsample_barycentric(logits, grid, (H, W))
     pts = grid_to_pixels(grid, (H, W))[0].reshape(-1, 2).numpy()
     ref = exact_largest_index(logits[0].reshape(3, -1).numpy(), pts, h, w, H, W)
     assert not np.isnan(ref).any()
     np.testing.assert_allclose(out[0].numpy(), ref, atol=1e-9, rtol=0)
-    assert out.is_contiguous()
+    assert out.is_contiguous() and out.dtype == torch.float64
 
 
-def test_scanline_path_patches_folded_cells_with_the_largest_index_rule():
+def folded_grid():
     h, w, H, W = 8, 9, 50, 60
     grid = monotone_grid(h, w, H, W, seed=3, jitter=0.1)
     px = grid_to_pixels(grid, (H, W))
     px[0, 3, 4] = px[0, 4, 5] + torch.tensor([1.5, 2.0], dtype=px.dtype)  # fold an interior point over a neighbour
     px[0, 5, 2] = px[0, 5, 3] + torch.tensor([0.0, 0.0], dtype=px.dtype)  # and collapse an edge (degenerate)
-    grid = pixels_to_grid(px, (H, W))
-    plan = scanline_plan(grid, (H, W), torch.float64)
-    assert plan is not None and plan.patches[0] is not None
+    return pixels_to_grid(px, (H, W)), px, (h, w, H, W)
+
+
+def test_folded_cells_follow_the_largest_index_rule_exactly():
+    grid, px, (h, w, H, W) = folded_grid()
     logits = torch.randn(1, 2, h, w, dtype=torch.float64, generator=torch.Generator().manual_seed(1))
     out = unsample_barycentric(logits, grid, (H, W))[0].numpy()
     ref = exact_largest_index(logits[0].reshape(2, -1).numpy(), px[0].reshape(-1, 2).numpy(), h, w, H, W)
     assert not np.isnan(ref).any()
-    # patched pixels use the general path's float32 barycentric coefficients: ~1e-6
-    np.testing.assert_allclose(out, ref, atol=1e-5, rtol=0)
+    np.testing.assert_allclose(out, ref, atol=1e-9, rtol=0)
 
 
-def test_scanline_and_general_paths_agree_and_threads_are_restored():
-    h, w, H, W = 10, 12, 41, 53
-    grids = torch.cat([monotone_grid(h, w, H, W, seed=s, jitter=0.3) for s in (7, 8)]).float()
-    logits = torch.randn(2, 5, h, w)
-    torch.set_num_threads(2)
+@pytest.mark.parametrize("make", ["monotone", "folded"])
+def test_native_and_torch_paths_agree(make):
+    if make == "monotone":
+        h, w, H, W = 10, 12, 41, 53
+        grids = torch.cat([monotone_grid(h, w, H, W, seed=s, jitter=0.3) for s in (7, 8)]).float()
+    else:
+        grids, _, (h, w, H, W) = folded_grid()
+        grids = grids.float()
+    logits = torch.randn(grids.shape[0], 5, h, w)
     fast = unsample_barycentric(logits, grids, (H, W))
-    assert torch.get_num_threads() == 2
-    index, weight = barycentric_weights(grids, (H, W))
-    general = blend(logits, index, weight, (H, W))
-    assert fast.is_contiguous() and general.is_contiguous()
-    torch.testing.assert_close(fast, general, atol=1e-4, rtol=0)  # the general path's weights are float32
+    reference = torch_path(logits, grids, (H, W))
+    assert fast.is_contiguous() and reference.is_contiguous()
+    torch.testing.assert_close(fast, reference, atol=1e-5, rtol=0)  # the torch path stores float32 weights
 
 
-def test_small_bands_give_the_same_result():
-    h, w, H, W = 7, 8, 33, 29
-    grid = monotone_grid(h, w, H, W, seed=4)
-    logits = torch.randn(1, 3, h, w, dtype=torch.float64)
-    one = blend_scanlines(logits, scanline_plan(grid, (H, W), torch.float64))
-    many = blend_scanlines(logits, scanline_plan(grid, (H, W), torch.float64, max_band_pixels=3 * W))
-    torch.testing.assert_close(one, many, atol=1e-12, rtol=0)
+def test_same_numbers_on_any_thread_count():
+    grid = monotone_grid(20, 24, 97, 131, seed=2, jitter=0.3).float()
+    logits = torch.randn(1, 6, 20, 24)
+    before = torch.get_num_threads()
+    try:
+        outs = []
+        for threads in (1, 2, 3):
+            torch.set_num_threads(threads)
+            outs.append(unsample_barycentric(logits, grid, (97, 131)))
+        assert torch.get_num_threads() == 3
+    finally:
+        torch.set_num_threads(before)
+    assert torch.equal(outs[0], outs[1]) and torch.equal(outs[0], outs[2])
 
 
-def test_gradient_flows_to_the_logits():
-    grid = monotone_grid(5, 6, 19, 23, seed=0).float()
-    logits = torch.randn(1, 2, 5, 6, requires_grad=True)
-    unsample_barycentric(logits, grid, (19, 23)).sum().backward()
-    # every output pixel's weights sum to 1, so the gradient of the sum totals H*W per channel
-    torch.testing.assert_close(logits.grad.sum(dim=(2, 3)), torch.full((1, 2), 19.0 * 23), rtol=1e-5, atol=1e-3)
+def test_torch_path_is_used_without_a_compiler(without_native):
+    grid = monotone_grid(6, 7, 21, 27, seed=4).float()
+    logits = torch.randn(1, 3, 6, 7)
+    torch.testing.assert_close(unsample_barycentric(logits, grid, (21, 27)), torch_path(logits, grid, (21, 27)),
+                               atol=0, rtol=0)
+
+
+@pytest.mark.parametrize("path", ["native", "torch"])
+def test_gradient_is_the_exact_adjoint(path, request):
+    if path == "torch":
+        request.getfixturevalue("without_native")
+    grid = monotone_grid(5, 6, 19, 23, seed=0)
+    grid[0, 2, 2] = grid[0, 1, 1]  # a fold: overlapping triangles
+    logits = torch.randn(1, 2, 5, 6, dtype=torch.float64, requires_grad=True)
+    assert torch.autograd.gradcheck(lambda x: unsample_barycentric(x, grid, (19, 23)), (logits,))
+
+
+def test_gradient_reaches_the_nearest_point_of_uncovered_pixels():
+    h, w, H, W = 4, 4, 20, 20
+    px = torch.stack(torch.meshgrid(torch.linspace(5, 14, w), torch.linspace(5, 14, h), indexing="xy"), -1)
+    grid = pixels_to_grid(px.unsqueeze(0).double(), (H, W))
+    logits = torch.randn(1, 2, h, w, dtype=torch.float64, requires_grad=True)
+    assert torch.autograd.gradcheck(lambda x: unsample_barycentric(x, grid, (H, W)), (logits,))
+
+
+def test_native_library_is_cached_and_a_missing_compiler_warns(tmp_path, monkeypatch):
+    monkeypatch.setenv("DSBENCH_NATIVE_CACHE", str(tmp_path / "cache"))
+    monkeypatch.setattr(native, "_loaded", {})
+    assert native.load("barycentric") is not None
+    built = list((tmp_path / "cache").glob("barycentric-*.so"))
+    assert len(built) == 1
+    stamp = built[0].stat().st_mtime_ns
+    monkeypatch.setattr(native, "_loaded", {})
+    assert native.load("barycentric") is not None and built[0].stat().st_mtime_ns == stamp  # reused, not rebuilt
+    monkeypatch.setattr(native, "_loaded", {})
+    monkeypatch.setenv("DSBENCH_NATIVE_CACHE", str(tmp_path / "other"))
+    monkeypatch.setattr(native, "_compiler", lambda: None)
+    with pytest.warns(RuntimeWarning, match="no C compiler"):
+        assert native.load("barycentric") is None
+    assert not (tmp_path / "other").exists() or not any((tmp_path / "other").iterdir())
+
+
+def test_cost_is_one_counted_op():
+    from benchmark.cost.macs import count_macs
+    from benchmark.cost.pipeline import _UnsamplerStage
+
+    h, w, H, W, C = 6, 7, 21, 27, 5
+    count = count_macs(_UnsamplerStage((H, W), "barycentric"), (torch.randn(2, C, h, w), monotone_grid(h, w, H, W, 0).float().expand(2, -1, -1, -1)))
+    assert count.unsupported == {}
+    blend_macs = 2 * H * W * (barycentric.MACS_PER_PIXEL + barycentric.MACS_PER_ELEMENT * C)
+    # plus the grid -> pixel conversion and border snap: a few operations per grid point
+    assert blend_macs <= count.total <= blend_macs + 40 * 2 * h * w
+
+
+@pytest.mark.parametrize("path", ["native", "torch"])
+def test_sliver_triangles_do_not_extrapolate(path, request):
+    # Cell (1, 1)'s upper triangle (a, d, b) squeezed into a sliver 3e-5 px tall lying 5e-5 px
+    # below pixel row 10: those pixels are within any pixel tolerance of it, but far outside it
+    # in barycentric terms (l_d ~ -1.7), so they must keep the blend of the cell above.
+    if path == "torch":
+        request.getfixturevalue("without_native")
+    h, w, H, W = 4, 4, 31, 31
+    ys, xs = torch.meshgrid(torch.arange(h) * 10.0, torch.arange(w) * 10.0, indexing="ij")
+    px = torch.stack((xs, ys), -1).double().unsqueeze(0)
+    px[0, 1, 1] = torch.tensor([10.0, 10.00005])
+    px[0, 1, 2] = torch.tensor([20.0, 10.00005])
+    px[0, 2, 2] = torch.tensor([15.0, 10.00008])
+    grid = pixels_to_grid(px, (H, W))
+    logits = torch.randn(1, 2, h, w, dtype=torch.float64, generator=torch.Generator().manual_seed(2))
+    out = unsample_barycentric(logits, grid, (H, W))[0].numpy()
+    ref = exact_largest_index(logits[0].reshape(2, -1).numpy(), px[0].reshape(-1, 2).numpy(), h, w, H, W)
+    assert not np.isnan(ref).any()
+    np.testing.assert_allclose(out, ref, atol=1e-6 if path == "torch" else 1e-9, rtol=0)
