@@ -28,13 +28,16 @@ import os
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Dict, FrozenSet, List, Mapping, Sequence, Tuple
+from typing import Any, Dict, FrozenSet, List, Mapping, Optional, Sequence, Tuple
 
 import pandas as pd
 import yaml
 
 from benchmark.errors import DsbenchError
 from benchmark.results import IDENTITY, MEASUREMENT, METRICS, atomic_write_text, read_rows, write_rows
+
+# What .ci/run exports so that every x86 machine with AVX2 trains with the same kernels.
+CI_NUMERICS = "ATEN_CPU_CAPABILITY=avx2 ONEDNN_MAX_CPU_ISA=AVX2 MKL_CBWR=AVX2"
 
 # Identity + measurement keys a row is matched on (run ids and provenance differ between runs).
 MATCH_KEY: List[str] = [c for c in IDENTITY if c != "run_id"] + [c for c in MEASUREMENT if c != "value"]
@@ -238,6 +241,18 @@ def regress(metrics_csv: os.PathLike, reference_csv: os.PathLike,
     tolerances = load_tolerances(tolerances_yaml, known_metrics=sorted(known))
     report = compare(reference, current, tolerances, str(reference_csv), str(metrics_csv))
     return report, bool(report["passed"].all())
+
+
+def device_mismatch(metrics_csv: os.PathLike, reference_csv: os.PathLike) -> Optional[str]:
+    """A one-line warning when the two files were made on different devices (see
+    :func:`benchmark.results.cpu_fingerprint`), else ``None``."""
+    current, reference = read_rows(metrics_csv), read_rows(reference_csv)
+    now, then = _unique(current, "device"), _unique(reference, "device")
+    if not now or not then or now == then:
+        return None
+    return (f"note: reference made on {', '.join(then)}, this run on {', '.join(now)}; CPU numbers are "
+            f"reproducible within one instruction set only, so differences may be numerical: run both with "
+            f"the CI pins ({CI_NUMERICS}) or refresh the reference on this machine")
 
 
 # ---------------------------------------------------------------------------------------------

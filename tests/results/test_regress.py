@@ -179,3 +179,17 @@ def test_refresh_reference_writes_rows_provenance_and_a_diff(tmp_path, rows):
     assert "| row | old | new | delta | change |" in diff
     assert "edge_based" in diff and "better" in diff and "removed" in diff
     assert read_rows(reference)["value"].sum() == pytest.approx(read_rows(metrics)["value"].sum())
+
+
+def test_different_devices_are_named_and_ci_pins_the_kernels(tmp_path, rows):
+    from benchmark.regress import CI_NUMERICS, device_mismatch
+    from benchmark.results import cpu_fingerprint
+
+    assert cpu_fingerprint().startswith("cpu (")
+    metrics, reference = _files(tmp_path, rows, _changed(rows, "miou", "uniform", 0.0))
+    assert device_mismatch(metrics, reference) is None
+    other = [{**r, "device": "cpu (x86_64, AVX2)"} for r in rows]
+    metrics, reference = _files(tmp_path, other, [{**r, "device": "cpu (x86_64, AVX512)"} for r in rows])
+    warning = device_mismatch(metrics, reference)
+    assert "AVX2" in warning and "AVX512" in warning and CI_NUMERICS in warning and "\n" not in warning
+    assert f"export {CI_NUMERICS}" in (ROOT / ".ci" / "run").read_text()
