@@ -24,10 +24,11 @@ Conventions
 Two implementations of that one interpolant, behind one differentiable function
 (:class:`BarycentricUnsample`, which fvcore sees as a single op and counts analytically):
 
-* **Native** (CPU, the default): ``benchmark/native/barycentric.c``, built at first use. Per
-  output row it rasterises only the cell rows meeting that row, then writes every channel row
-  once, front to back; rows are split over ``torch.get_num_threads()`` threads. Its output does
-  not depend on the thread count, and it streams the output like ``F.interpolate`` does.
+* **Native** (CPU, the default): ``benchmark/native/barycentric.c``, built at first use. For a
+  band of a few output rows it rasterises only the cells whose y-range meets the band, then
+  writes every channel row once, front to back, so it streams the output like
+  ``F.interpolate`` does; bands are split over ``torch.get_num_threads()`` threads and the
+  output does not depend on the thread count.
 * **Torch** (CUDA, and CPU without a C compiler; :func:`barycentric_weights` + :func:`blend`):
   every triangle is rasterised scanline by scanline in chunks of at most ``max_candidates``
   candidate pixels, giving per pixel an ``(index, weight)`` triple; then one fused weighted
@@ -133,16 +134,11 @@ def _weights_one(pts: torch.Tensor, tris: torch.Tensor, H: int, W: int,
         y_hi = torch.floor(v[..., 1].max(dim=1).values + SPAN_EPS).clamp(max=H - 1)
         rows = (y_hi - y_lo + 1).clamp(min=0).long() * keep
         tri_ids = torch.nonzero(rows).squeeze(1)
-        # l1, l2 are affine in the pixel position, relative to an integer origin at the triangle;
-        # float64, because long thin triangles (strong adaptation) lose ~1e-4 in float32.
-        origin = torch.floor(v[:, 0])
-        d0 = origin - v[:, 0]
+        # l1, l2 are linear in the pixel position relative to the first vertex; float64, because
+        # long thin triangles (strong adaptation) lose ~1e-4 in float32.
+        origin = v[:, 0]
         inv = 1.0 / torch.where(keep, det, torch.ones_like(det))
-        l1_a, l1_b = e2[:, 1] * inv, -e2[:, 0] * inv
-        l2_a, l2_b = -e1[:, 1] * inv, e1[:, 0] * inv
-        coef = torch.stack((l1_a, l1_b, l1_a * d0[:, 0] + l1_b * d0[:, 1],
-                            l2_a, l2_b, l2_a * d0[:, 0] + l2_b * d0[:, 1]), dim=1)  # (T, 6)
-        origin = origin.long()
+        coef = torch.stack((e2[:, 1] * inv, -e2[:, 0] * inv, -e1[:, 1] * inv, e1[:, 0] * inv), dim=1)  # (T, 4)
         order = torch.argsort(v[..., 1], dim=1)
         v_sorted = torch.gather(v, 1, order.unsqueeze(-1).expand(-1, -1, 2))  # (T, 3, 2) by y
         row_counts = rows[tri_ids]
@@ -194,12 +190,12 @@ def _scan_chunk(tri: torch.Tensor, row_counts: torch.Tensor, y_lo: torch.Tensor,
     t = t.index_select(0, span)
     px = x_lo.long().index_select(0, span) + dx           # (N,) pixel column
     py = y.long().index_select(0, span)                   # (N,) pixel row
-    o = origin.index_select(0, t)
-    c = coef.index_select(0, t)                           # (N, 6)
-    fx = (px - o[:, 0]).double()
-    fy = (py - o[:, 1]).double()
-    l1 = c[:, 0] * fx + c[:, 1] * fy + c[:, 2]
-    l2 = c[:, 3] * fx + c[:, 4] * fy + c[:, 5]
+    o = origin.index_select(0, t)                         # (N, 2) float64
+    c = coef.index_select(0, t)                           # (N, 4)
+    fx = px.double() - o[:, 0]
+    fy = py.double() - o[:, 1]
+    l1 = c[:, 0] * fx + c[:, 1] * fy
+    l2 = c[:, 2] * fx + c[:, 3] * fy
     inside = torch.nonzero(torch.minimum(torch.minimum(l1, l2), 1.0 - l1 - l2) >= -INSIDE_TOL).squeeze(1)
     t, l1, l2 = t.index_select(0, inside), l1.index_select(0, inside), l2.index_select(0, inside)
     pix = (py * W + px).index_select(0, inside)
@@ -235,7 +231,8 @@ def blend(logits: torch.Tensor, index: torch.Tensor, weight: torch.Tensor, size_
     table = logits.permute(0, 2, 3, 1).reshape(B, h * w, C)  # (B, h*w, C)
     weight = weight.to(logits.dtype)
     out = torch.stack([F.embedding_bag(index[b], table[b], per_sample_weights=weight[b], mode="sum")
-                       for b in range(B)])
+                       for b in range(B)]) if B > 1 else \
+        F.embedding_bag(index[0], table[0], per_sample_weights=weight[0], mode="sum").unsqueeze(0)  # no stack copy
     return out.reshape(B, H, W, C).permute(0, 3, 1, 2).contiguous()  # (B, C, H, W)
 
 
