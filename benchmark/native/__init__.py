@@ -77,8 +77,13 @@ def _build(name: str) -> ctypes.CDLL:
         raise OSError("no C compiler found (set CC, or install gcc)")
     target = _library_path(name, source, compiler)
     if not target.exists():
-        target.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(suffix=".so", dir=target.parent)
+        try:
+            target.parent.mkdir(parents=True, exist_ok=True)
+            fd, tmp = tempfile.mkstemp(suffix=".so", dir=target.parent)
+        except OSError:  # a read-only home (some clusters): build per machine in the temp dir
+            target = Path(tempfile.gettempdir()) / "dsbench-native" / target.name
+            target.parent.mkdir(parents=True, exist_ok=True)
+            fd, tmp = tempfile.mkstemp(suffix=".so", dir=target.parent)
         os.close(fd)
         try:
             done = subprocess.run([compiler, *CFLAGS, "-o", tmp, str(source_path), "-lm"],

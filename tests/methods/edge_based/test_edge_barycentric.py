@@ -1,6 +1,8 @@
 """Barycentric unsampling over a sampling grid, against bilinear, brute force and griddata."""
 from __future__ import annotations
 
+import tempfile
+
 import numpy as np
 import pytest
 import torch
@@ -319,6 +321,14 @@ def test_native_library_is_cached_and_a_missing_compiler_warns(tmp_path, monkeyp
     stamp = built[0].stat().st_mtime_ns
     monkeypatch.setattr(native, "_loaded", {})
     assert native.load("barycentric") is not None and built[0].stat().st_mtime_ns == stamp  # reused, not rebuilt
+    # an unwritable cache (a file where the folder should be) falls back to the temp dir
+    (tmp_path / "blocked").write_text("")
+    monkeypatch.setenv("DSBENCH_NATIVE_CACHE", str(tmp_path / "blocked" / "cache"))
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path / "tmp"))
+    (tmp_path / "tmp").mkdir()
+    monkeypatch.setattr(native, "_loaded", {})
+    assert native.load("barycentric") is not None
+    assert len(list((tmp_path / "tmp" / "dsbench-native").glob("barycentric-*.so"))) == 1
     monkeypatch.setattr(native, "_loaded", {})
     monkeypatch.setenv("DSBENCH_NATIVE_CACHE", str(tmp_path / "other"))
     monkeypatch.setattr(native, "_compiler", lambda: None)
