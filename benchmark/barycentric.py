@@ -282,9 +282,12 @@ def _native_call(kind: str, mesh: torch.Tensor, source: torch.Tensor, target: to
         return function(mesh[b].data_ptr(), h, w, source[b].data_ptr(), C, target[b].data_ptr(), H, W, r0, r1,
                         uncovered[b].data_ptr())
 
-    if min(native.parallel_map(run, tasks, row_bands)) < 0:
+    missing = native.parallel_map(run, tasks, row_bands)  # uncovered pixels per task, -1: out of memory
+    if min(missing) < 0:
         raise MemoryError("barycentric unsampling: the native kernel could not allocate its row buffers")
-    return [torch.nonzero(uncovered[b]).squeeze(1) for b in range(B)]
+    per_image = [sum(m for (b, _, _), m in zip(tasks, missing) if b == image) for image in range(B)]
+    return [torch.nonzero(uncovered[b]).squeeze(1) if per_image[b] else torch.zeros(0, dtype=torch.long)
+            for b in range(B)]  # the mask is scanned only when the kernel flagged something
 
 
 class BarycentricUnsample(torch.autograd.Function):

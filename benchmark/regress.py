@@ -234,19 +234,20 @@ def regress(metrics_csv: os.PathLike, reference_csv: os.PathLike,
     """Compare ``metrics_csv`` with ``reference_csv``; returns (report, passed).
 
     The report has one row per key in either file (:data:`REPORT_COLUMNS`); ``passed`` is
-    False when any row failed (see the module docstring for the rules).
+    False when any row failed (see the module docstring for the rules). ``report.attrs
+    ["device_note"]``: :func:`device_mismatch` of the two files, or ``None``.
     """
     current, reference = read_rows(metrics_csv), read_rows(reference_csv)
     known = set(current["metric"].astype(str)) | set(reference["metric"].astype(str))
     tolerances = load_tolerances(tolerances_yaml, known_metrics=sorted(known))
     report = compare(reference, current, tolerances, str(reference_csv), str(metrics_csv))
+    report.attrs["device_note"] = device_mismatch(current, reference)  # printed by `dsbench regress`
     return report, bool(report["passed"].all())
 
 
-def device_mismatch(metrics_csv: os.PathLike, reference_csv: os.PathLike) -> Optional[str]:
-    """A one-line warning when the two files were made on different devices (see
+def device_mismatch(current: pd.DataFrame, reference: pd.DataFrame) -> Optional[str]:
+    """A one-line warning when the two sets of rows were made on different devices (see
     :func:`benchmark.results.cpu_fingerprint`), else ``None``."""
-    current, reference = read_rows(metrics_csv), read_rows(reference_csv)
     now, then = _unique(current, "device"), _unique(reference, "device")
     if not now or not then or now == then:
         return None

@@ -94,7 +94,8 @@ def measure(size_lr: Tuple[int, int], size_hr: Tuple[int, int], repeats: int = 3
 def unsample_perf(quick: bool = False) -> PerfResult:
     """Headline: 19 classes, 128x128 grid -> 1024x2048; also 512x512 -> 2710x2710 in ``rows``
     (``quick``: 64x64 -> 512x1024 only)."""
-    # griddata's time varies run to run here (0.8-1.5 s): the best of two is the fair baseline
+    # griddata's first call also faults in its fresh 318 MB output (0.8 s here, 0.35-0.5 s after):
+    # the best of two is the fair baseline
     head = measure((64, 64), (512, 1024)) if quick else measure((128, 128), (1024, 2048), baseline_repeats=2)
     rows = [head]
     if not quick:

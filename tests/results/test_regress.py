@@ -187,9 +187,10 @@ def test_different_devices_are_named_and_ci_pins_the_kernels(tmp_path, rows):
 
     assert cpu_fingerprint().startswith("cpu (")
     metrics, reference = _files(tmp_path, rows, _changed(rows, "miou", "uniform", 0.0))
-    assert device_mismatch(metrics, reference) is None
+    assert device_mismatch(read_rows(metrics), read_rows(reference)) is None
     other = [{**r, "device": "cpu (x86_64, AVX2)"} for r in rows]
     metrics, reference = _files(tmp_path, other, [{**r, "device": "cpu (x86_64, AVX512)"} for r in rows])
-    warning = device_mismatch(metrics, reference)
+    warning = device_mismatch(read_rows(metrics), read_rows(reference))
+    assert regress(metrics, reference, TOLERANCES)[0].attrs["device_note"] == warning
     assert "AVX2" in warning and "AVX512" in warning and CI_NUMERICS in warning and "\n" not in warning
     assert f"export {CI_NUMERICS}" in (ROOT / ".ci" / "run").read_text()
