@@ -19,7 +19,8 @@ from typing import Dict, List, Tuple
 import pandas as pd
 
 from benchmark.errors import DsbenchError
-from benchmark.regress import MATCH_KEY, describe_key, key_text
+from benchmark.regress import MATCH_KEY, describe_key
+from benchmark.results import key_text
 from benchmark.results import COLUMNS, read_rows, write_rows
 
 # The tidy-row files a run folder may hold (evaluate, cost, train, priors producers).

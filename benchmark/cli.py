@@ -126,10 +126,12 @@ def cmd_aggregate(args: argparse.Namespace) -> int:
 def cmd_regress(args: argparse.Namespace) -> int:
     from benchmark.regress import format_report, regress
 
-    report, passed = regress(args.metrics, args.reference, args.tolerances)
+    report, passed = regress(args.metrics, args.reference, args.tolerances, args.calibration)
     print(format_report(report))
     if report.attrs.get("device_note"):
         print(report.attrs["device_note"])
+    print(f"trained rows: tolerances calibrated by {report.attrs['calibration']}" if report.attrs.get("calibration")
+          else "trained rows: no calibration file, so their floors in the tolerance file apply")
     print("regression check: PASSED" if passed else "regression check: FAILED")
     return 0 if passed else 1
 
@@ -138,6 +140,48 @@ def cmd_refresh_reference(args: argparse.Namespace) -> int:
     from benchmark.regress import refresh_reference
 
     print(refresh_reference(args.metrics, args.reference))
+    return 0
+
+
+def parse_named_paths(items: Sequence[str], flag: str) -> Dict[str, str]:
+    """``NAME=PATH`` pairs of a repeated flag, names unique."""
+    named: Dict[str, str] = {}
+    for item in items or []:
+        name, sep, path = item.partition("=")
+        if not sep or not name or not path:
+            raise DsbenchError(f"{flag} {item!r} must be NAME=PATH, e.g. {flag} aten_default=cal/aten_default.csv")
+        if name in named:
+            raise DsbenchError(f"{flag}: the name {name!r} is given twice; give each run its own name")
+        named[name] = path
+    return named
+
+
+def cmd_calibrate(args: argparse.Namespace) -> int:
+    from benchmark.regress import calibrate, calibration_path
+
+    out = args.out or calibration_path(args.reference)
+    command = "dsbench calibrate " + " ".join(sys.argv[2:]) if args.command is None else args.command
+    _, summary = calibrate(args.reference, parse_named_paths(args.kernel, "--kernel"),
+                           parse_named_paths(args.seed, "--seed"), out, args.tolerances, command=command)
+    print(summary)
+    print(f"wrote {out}")
+    return 0
+
+
+def cmd_export_weights(args: argparse.Namespace) -> int:
+    from benchmark.engine.reference_weights import describe_bundle, export_weights
+
+    export_weights(args.runs, args.out)
+    print(f"wrote {args.out}: {describe_bundle(args.out)}")
+    return 0
+
+
+def cmd_evaluate_weights(args: argparse.Namespace) -> int:
+    from benchmark.engine.reference_weights import evaluate_weights
+
+    out = evaluate_weights(args.weights, args.root, args.out, device=args.device, target_classes=args.target_classes,
+                           progress=not args.quiet)
+    print(f"wrote {out}")
     return 0
 
 
@@ -268,6 +312,33 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--metrics", default="results/metrics.csv")
     p.add_argument("--reference", default="results/reference/ci.csv")
     p.add_argument("--tolerances", default="workflows/tolerances.yaml")
+    p.add_argument("--calibration", default=None,
+                   help="measured variation of the trained rows (default: REFERENCE's .calibration.yaml beside it)")
+
+    p = verb("calibrate", cmd_calibrate,
+             "measure how much trained rows vary across CPU kernel settings and seeds; write the calibration")
+    p.add_argument("--reference", default="results/reference/ci.csv")
+    p.add_argument("--kernel", action="append", default=[], metavar="NAME=CSV",
+                   help="metrics of the reference's DAG and seed under another CPU kernel setting (repeat)")
+    p.add_argument("--seed", action="append", default=[], metavar="NAME=CSV",
+                   help="metrics of the same DAG with another seed (repeat; reported, not used for tolerances)")
+    p.add_argument("--tolerances", default="workflows/tolerances.yaml")
+    p.add_argument("--out", default=None, help="default: REFERENCE's .calibration.yaml beside it")
+    p.add_argument("--command", default=None, help=argparse.SUPPRESS)
+
+    p = verb("export-weights", cmd_export_weights,
+             "bundle finished runs' weights (float16) for the regression gate's evaluation-only rows")
+    p.add_argument("runs", nargs="+", help="run folders")
+    p.add_argument("--out", required=True, help="bundle folder, e.g. results/reference/ci_weights (replaced)")
+
+    p = verb("evaluate-weights", cmd_evaluate_weights,
+             "evaluate bundled weights (dsbench export-weights) on a dataset; writes OUT/metrics.csv")
+    p.add_argument("--weights", required=True, help="bundle folder")
+    p.add_argument("--root", required=True, help="dataset folder")
+    p.add_argument("--out", required=True, help="output folder (runs/ and metrics.csv)")
+    p.add_argument("--target-classes", nargs="+", default=None, help="class names for miou_target")
+    p.add_argument("--device", default="cpu")
+    p.add_argument("--quiet", action="store_true")
 
     p = verb("refresh-reference", cmd_refresh_reference, "copy metrics to the reference; print a Markdown diff")
     p.add_argument("--metrics", default="results/metrics.csv")

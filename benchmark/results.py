@@ -12,14 +12,14 @@ import math
 import os
 import platform
 import subprocess
-import tempfile
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Callable, Dict, Iterable, Mapping, Optional
+from typing import Any, Dict, Iterable, Mapping, Optional
 
 import pandas as pd
 
 from benchmark.errors import DsbenchError
+from benchmark.io import atomic_write_text
 
 IDENTITY = ["run_id", "dataset", "split", "method", "model", "height", "width", "seed"]
 MEASUREMENT = ["metric", "value", "unit", "class_name", "band_px", "size_bin", "n_superpixels", "stage"]
@@ -32,6 +32,15 @@ REQUIRED = ["run_id", "dataset", "method", "metric", "status"]
 SORT_KEY = ["dataset", "method", "model", "height", "width", "seed", "split", "metric", "stage",
             "class_name", "band_px", "size_bin", "n_superpixels", "run_id"]
 INT_COLUMNS = ["height", "width", "seed", "band_px", "n_superpixels"]
+
+
+def key_text(value: Any) -> str:
+    """One spelling per key value: "" for missing, integers without ".0" (CSV round trips differ)."""
+    if value is None or (not isinstance(value, str) and pd.isna(value)):
+        return ""
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value)
 
 
 def make_row(identity: Mapping[str, Any], metric: str, value: Any, unit: str = "", *,
@@ -89,35 +98,6 @@ def sort_rows(df: pd.DataFrame) -> pd.DataFrame:
     return df.sort_values(SORT_KEY, kind="mergesort", na_position="first").reset_index(drop=True)[COLUMNS]
 
 
-def atomic_write(path: os.PathLike, write: Callable[[str], Any], suffix: str = ".tmp") -> Path:
-    """Call ``write(tmp_path)`` on a temporary file beside ``path``, then rename it into place:
-    readers never see half a file, and a failed write leaves nothing behind. The one way every
-    result, checkpoint, image and figure in the suite is written. ``suffix`` keeps the extension
-    for writers that choose the format from it (matplotlib)."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=suffix)
-    os.close(fd)
-    try:
-        write(tmp)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
-    return path
-
-
-def atomic_write_text(path: os.PathLike, text: str) -> None:
-    """Write ``text`` to ``path`` atomically (see :func:`atomic_write`)."""
-
-    def write(tmp: str) -> None:
-        with open(tmp, "w", newline="", encoding="utf-8") as fh:
-            fh.write(text)
-
-    atomic_write(path, write)
-
-
 def write_rows(path: os.PathLike, rows: Iterable[Mapping[str, Any]] | pd.DataFrame) -> pd.DataFrame:
     """Validate, sort and atomically write tidy rows as CSV; returns the frame written."""
     df = rows if isinstance(rows, pd.DataFrame) else to_frame(rows)
@@ -137,7 +117,13 @@ def read_rows(path: os.PathLike) -> pd.DataFrame:
         raise DsbenchError(f"{path}: not a readable CSV ({exc.__class__.__name__}); regenerate it with `dsbench aggregate`")
     validate_rows(df, str(path))
     for col in INT_COLUMNS:
-        df[col] = pd.to_numeric(df[col], errors="coerce").astype("Int64")
+        numbers = pd.to_numeric(df[col], errors="coerce")
+        bad = df[col].notna() & (numbers.isna() | (numbers != numbers.round()))
+        if bad.any():
+            i = int(bad.idxmax())
+            raise DsbenchError(f"{path}: line {i + 2} has {col} {df[col][i]!r}, not an integer; "
+                               f"regenerate the file with `dsbench aggregate`")
+        df[col] = numbers.astype("Int64")
     return df
 
 

@@ -29,7 +29,7 @@ import torch.nn.functional as F
 
 import benchmark.barycentric  # noqa: F401  (registers UNSAMPLERS["barycentric"])
 from benchmark.errors import DsbenchError
-from benchmark.results import atomic_write
+from benchmark.io import atomic_write
 from benchmark.registry import METHODS
 from benchmark.sampling import Size, check_size, resample, tensor_to_grid, uniform_grid
 from benchmark.sampling_tensor import project_onto_constraints, sampling_tensor, uniform_tensor

@@ -17,7 +17,8 @@ from matplotlib.figure import Figure
 import paper_figures  # noqa: F401  registers every fig_* / table_* module
 from benchmark.errors import DsbenchError
 from benchmark.registry import FIGURES
-from benchmark.results import atomic_write, atomic_write_text, read_rows
+from benchmark.io import atomic_write, atomic_write_text
+from benchmark.results import read_rows
 
 PNG_DPI = 300
 

@@ -26,7 +26,7 @@ from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
 
-from benchmark.regress import markdown_table  # one Markdown table writer for the suite
+from benchmark.io import markdown_table  # one Markdown table writer for the suite
 
 __all__ = [
     "METHOD_ORDER", "FONT_SIZE", "PANEL_KEY", "RESOLUTION", "method_style", "method_color", "method_label",

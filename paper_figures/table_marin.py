@@ -16,7 +16,7 @@ from typing import Dict, List, Optional, Tuple
 import pandas as pd
 
 from benchmark.registry import FIGURES
-from benchmark.regress import key_text
+from benchmark.results import key_text
 from paper_figures.fig_marin_common import BASELINE, GROUP_KEY, RESOLUTION, marin_rows
 from paper_figures.style import (format_mean, latex_table, markdown_table, ok_rows, panel_title, resolution_label,
                                  seed_summary, sort_methods)

@@ -6,7 +6,7 @@ from typing import Dict, List, Tuple
 import pandas as pd
 
 from benchmark.registry import FIGURES
-from benchmark.regress import key_text
+from benchmark.results import key_text
 from paper_figures.style import (PANEL_KEY, RESOLUTION, format_mean, latex_table, markdown_table, ok_rows,
                                  panel_title, resolution_label, seed_summary, sort_methods)
 

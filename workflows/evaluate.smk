@@ -37,3 +37,31 @@ rule flops:
         device=DEVICE,
     shell:
         "OMP_NUM_THREADS={threads} dsbench flops --run {params.run} --device {params.device} > {log} 2>&1"
+
+
+# The regression gate's evaluation-only rows: committed weights (benchmark/engine/reference_weights.py)
+# evaluated as they are, so the rows do not depend on this machine's training numerics.
+if MATRIX.get("reference_weights"):
+    REFERENCE_WEIGHTS_METRICS = MATRIX["reference_weights_metrics"]
+
+    rule evaluate_reference_weights:
+        input:
+            weights=MATRIX["reference_weights"],
+            data=[dataset_marker(d) for d in MATRIX["datasets"]],
+        output:
+            REFERENCE_WEIGHTS_METRICS,
+        log:
+            f"{LOGS}/evaluate_reference_weights.log",
+        conda:
+            "../environment.yml"
+        threads: THREADS
+        params:
+            root=dataset_root(next(iter(MATRIX["datasets"]))),
+            out=lambda wc, output: os.path.dirname(output[0]),
+            device=DEVICE,
+            targets=" ".join(shlex.quote(c) for c in MATRIX.get("target_classes", [])),
+        shell:
+            "OMP_NUM_THREADS={threads} dsbench evaluate-weights --weights {input.weights:q} --root {params.root:q} "
+            "--out {params.out:q} --device {params.device} --target-classes {params.targets} --quiet > {log:q} 2>&1"
+
+    ALL_TARGETS.append(REFERENCE_WEIGHTS_METRICS)

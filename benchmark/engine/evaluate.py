@@ -19,7 +19,8 @@ from benchmark.errors import DsbenchError
 from benchmark.metrics import ConfusionMatrix, MetricSuite
 from benchmark.metrics_intrinsic import reconstruct_labels
 from benchmark.sampling import IGNORE_INDEX, downsample_labels
-from benchmark.results import atomic_write, make_row, provenance, read_rows, write_rows
+from benchmark.io import atomic_write
+from benchmark.results import make_row, provenance, read_rows, write_rows
 
 COUNTS = "counts.npz"
 

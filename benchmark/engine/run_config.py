@@ -7,7 +7,8 @@ from pathlib import Path
 from typing import Any, Dict, Optional, Tuple
 
 from benchmark.errors import DsbenchError
-from benchmark.results import atomic_write_text, config_hash
+from benchmark.io import atomic_write_text
+from benchmark.results import config_hash
 
 RUN_FILE = "run.json"
 

@@ -26,7 +26,8 @@ from benchmark.engine.run_config import RunConfig
 from benchmark.errors import DsbenchError
 from benchmark.models import build_model
 from benchmark.registry import METHODS
-from benchmark.results import atomic_write, make_row, provenance, write_rows
+from benchmark.io import atomic_write
+from benchmark.results import make_row, provenance, write_rows
 from benchmark.sampling import check_size
 
 CHECKPOINT = "checkpoint.pt"

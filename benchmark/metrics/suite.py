@@ -24,7 +24,8 @@ from benchmark.errors import DsbenchError
 from benchmark.metrics.confusion import ConfusionMatrix, IGNORE_INDEX
 from benchmark.metrics.object_recall import INSTANCE_COLUMNS, ObjectRecallBySize
 from benchmark.metrics.trimap import DEFAULT_BAND_WIDTHS, TrimapAccuracy
-from benchmark.results import METRICS, atomic_write, make_row
+from benchmark.io import atomic_write
+from benchmark.results import METRICS, make_row
 
 COUNTS_FORMAT_VERSION = 1
 DEFAULT_N_BINS = 4
