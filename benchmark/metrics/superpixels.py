@@ -84,6 +84,8 @@ def contiguous_ids(labels: np.ndarray) -> tuple[np.ndarray, int]:
         # uint64 ids may not fit int64, their offsets from the minimum do.
         offset = (flat - flat.min()).astype(np.int64) if flat.dtype == np.uint64 else flat.astype(np.int64) - lo
         present = np.bincount(offset, minlength=hi - lo + 1) > 0
+        if present.all():  # already 0..K-1 up to the offset (grids, BSDS500): no gather needed
+            return offset, int(present.size)
         rank = np.cumsum(present) - 1
         return rank[offset], int(present.sum())
     values, inverse = np.unique(flat, return_inverse=True)
@@ -121,10 +123,21 @@ def tolerance_radius(height: int, width: int, fraction: float = TOLERANCE_FRACTI
 
 def _near(boundary: np.ndarray, r: int) -> np.ndarray:
     """Pixels whose clipped ``(2r+1)^2`` window contains a boundary pixel (a square dilation)."""
-    if r == 0:
-        return boundary
-    # Outside the image counts as "no boundary", which is exactly the clipped window.
-    return ndimage.maximum_filter(boundary.view(np.uint8), size=2 * r + 1, mode="constant", cval=0).view(bool)
+    if r > 8:
+        # Outside the image counts as "no boundary", which is exactly the clipped window.
+        return ndimage.maximum_filter(boundary.view(np.uint8), size=2 * r + 1, mode="constant", cval=0).view(bool)
+    # Small radii (r = 1 on BSDS500): the square is separable, and 2r shifted ORs per axis on
+    # bools are several times faster than the generic filter.
+    near = boundary.copy()
+    for axis in (0, 1):
+        source = near.copy()  # shift the previous pass's result, not this pass's growing one
+        for d in range(1, r + 1):
+            lead = [slice(None)] * 2
+            trail = [slice(None)] * 2
+            lead[axis], trail[axis] = slice(d, None), slice(None, -d)
+            near[tuple(lead)] |= source[tuple(trail)]
+            near[tuple(trail)] |= source[tuple(lead)]
+    return near
 
 
 def _radius(r: Optional[int], shape: tuple[int, ...]) -> int:
@@ -203,8 +216,10 @@ class Contingency:
 def contingency(sp: Any, gt: Any) -> Contingency:
     """Intersection counts of every (superpixel, ground-truth segment) pair that overlaps."""
     sp_arr, gt_arr = _check_pair(sp, gt)
-    sp_ids, n_sp = contiguous_ids(sp_arr)
-    gt_ids, n_gt = contiguous_ids(gt_arr)
+    return _contingency(*contiguous_ids(sp_arr), *contiguous_ids(gt_arr))
+
+
+def _contingency(sp_ids: np.ndarray, n_sp: int, gt_ids: np.ndarray, n_gt: int) -> Contingency:
     pair = sp_ids * n_gt + gt_ids
     if n_sp * n_gt <= max(_DENSE_TABLE_MAX_CELLS, pair.size):
         table = np.bincount(pair, minlength=n_sp * n_gt)
@@ -242,7 +257,10 @@ def undersegmentation_error(sp: Any, gt: Any) -> float:
 def compactness(sp: Any) -> float:
     """CO (Schick et al.): area-weighted isoperimetric quotient, perimeters in pixel edges (module doc)."""
     arr = _check_label_map(sp, "superpixels")
-    ids, n_sp = contiguous_ids(arr)
+    return _compactness(arr, *contiguous_ids(arr))
+
+
+def _compactness(arr: np.ndarray, ids: np.ndarray, n_sp: int) -> float:
     # Start from 4 exposed edges per pixel and remove the ones shared with a same-label neighbour.
     exposed = np.full(arr.shape, 4, dtype=np.int64)
     same_vertical = arr[1:, :] == arr[:-1, :]
@@ -260,24 +278,30 @@ def compactness(sp: Any) -> float:
 def explained_variation(sp: Any, image: Any) -> float:
     """EV in ``[0, 1]``: the share of the image's colour variance the superpixel means explain."""
     arr = _check_label_map(sp, "superpixels")
+    return _explained_variation(_check_image(image, arr.shape), *contiguous_ids(arr))
+
+
+def _check_image(image: Any, shape: tuple[int, ...]) -> np.ndarray:
     img = np.asarray(image)
-    if img.ndim not in (2, 3) or img.shape[:2] != arr.shape:
-        raise DsbenchError(f"superpixel metrics: image has shape {img.shape}; expected {arr.shape} or "
-                           f"{arr.shape + ('C',)} like the superpixels")
+    if img.ndim not in (2, 3) or img.shape[:2] != shape:
+        raise DsbenchError(f"superpixel metrics: image has shape {img.shape}; expected {shape} or "
+                           f"{shape + ('C',)} like the superpixels")
     if not (np.issubdtype(img.dtype, np.integer) or np.issubdtype(img.dtype, np.floating)):
         raise DsbenchError(f"superpixel metrics: image has dtype {img.dtype}; expected integer or float")
-    pixels = img.reshape(arr.size, -1).astype(np.float64)
-    ids, n_sp = contiguous_ids(arr)
-    sizes = np.bincount(ids, minlength=n_sp).astype(np.float64)
-    overall = pixels.mean(axis=0)
-    centred = pixels - overall
+    return img
+
+
+def _explained_variation(img: np.ndarray, ids: np.ndarray, n_sp: int) -> float:
+    # Channel planes (C, N): reductions along contiguous rows are ~10x faster than along axis 0.
+    planes = np.ascontiguousarray(img.reshape(ids.size, -1).T, dtype=np.float64)
+    centred = planes - planes.mean(axis=1, keepdims=True)
     total = float(np.sum(centred * centred))
     if total == 0.0:
         return float("nan")
+    sizes = np.bincount(ids, minlength=n_sp).astype(np.float64)
     # Superpixel means relative to the image mean; each appears |S_j| times in the sum.
-    means = np.stack([np.bincount(ids, weights=centred[:, c], minlength=n_sp) for c in range(pixels.shape[1])],
-                     axis=1) / sizes[:, None]
-    explained = float(np.sum(sizes[:, None] * means * means))
+    means = np.stack([np.bincount(ids, weights=plane, minlength=n_sp) for plane in centred]) / sizes
+    explained = float(np.sum(sizes * means * means))
     return explained / total
 
 
@@ -290,16 +314,18 @@ def superpixel_metrics(sp: Any, gt: Any, image: Any = None, r: Optional[int] = N
     The boundary maps and the contingency table are each computed once.
     """
     sp_arr, gt_arr = _check_pair(sp, gt)
+    img = None if image is None else _check_image(image, sp_arr.shape)
     counts = boundary_counts(sp_arr, gt_arr, r)
-    table = contingency(sp_arr, gt_arr)
+    sp_ids, n_sp = contiguous_ids(sp_arr)
+    table = _contingency(sp_ids, n_sp, *contiguous_ids(gt_arr))
     result: Dict[str, Any] = {
         "boundary_recall": counts.recall,
         "boundary_precision": counts.precision,
         "asa": _asa(table),
         "undersegmentation_error": _undersegmentation(table),
-        "compactness": compactness(sp_arr),
+        "compactness": _compactness(sp_arr, sp_ids, n_sp),
     }
-    if image is not None:
-        result["explained_variation"] = explained_variation(sp_arr, image)
+    if img is not None:
+        result["explained_variation"] = _explained_variation(img, sp_ids, n_sp)
     result["n_superpixels"] = table.num_superpixels
     return result

@@ -321,3 +321,14 @@ def test_bad_radius_and_image_are_errors():
         boundary_recall(labels, labels, -1)
     with pytest.raises(DsbenchError, match="image has shape"):
         superpixel_metrics(labels, labels, np.zeros((5, 4, 3)))
+
+
+@pytest.mark.parametrize("r", [0, 1, 3, 8, 9, 12])
+def test_window_matching_on_both_code_paths(r):
+    # Radii up to 8 use shifted ORs, larger ones scipy's max filter: both are the clipped window.
+    rng = np.random.default_rng(r)
+    gt = blocky(rng, (22, 27), 3, 6)
+    sp = grid((22, 27), 5)
+    ref = per_pixel_reference_metrics(sp, gt, r)
+    assert boundary_recall(sp, gt, r) == pytest.approx(ref["boundary_recall"])
+    assert boundary_precision(sp, gt, r) == pytest.approx(ref["boundary_precision"])
