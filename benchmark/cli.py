@@ -215,7 +215,7 @@ def cmd_perf(args: argparse.Namespace) -> int:
 
 
 def cmd_priors(args: argparse.Namespace) -> int:
-    from benchmark.priors import priors_to_csv
+    from methods.soft_labels.priors import priors_to_csv
 
     out = priors_to_csv(args.dataset, args.root, args.out, split=args.split)
     print(f"wrote {out}")
@@ -224,7 +224,7 @@ def cmd_priors(args: argparse.Namespace) -> int:
 
 def cmd_sampling_points(args: argparse.Namespace) -> int:
     from benchmark.results import write_rows
-    from benchmark.sampling_points import sampling_points_rows
+    from methods.edge_based.sampling_points import sampling_points_rows
 
     rows = sampling_points_rows(args.dataset, args.root, args.split, args.index, args.size,
                                 target_classes=args.target_classes)
@@ -234,7 +234,7 @@ def cmd_sampling_points(args: argparse.Namespace) -> int:
 
 
 def cmd_train_aux(args: argparse.Namespace) -> int:
-    from methods.edge_based import train_aux_net
+    from methods.edge_based.method import train_aux_net
 
     result = train_aux_net(args.dataset, args.root, args.out, size_in=args.size_in, size_out=args.size_out,
                            iters=args.iters, batch_size=args.batch_size, seed=args.seed, lam=args.lam,

@@ -15,14 +15,18 @@ _KEY = re.compile(r"^[a-z][a-z0-9_]*$")
 
 
 class Registry:
-    def __init__(self, kind: str):
+    """``kind`` names the entries in messages; ``key_pattern`` overrides snake_case where the
+    keys are established spellings (e.g. the label modes ``soft-bilinear``)."""
+
+    def __init__(self, kind: str, key_pattern: "re.Pattern[str]" = _KEY):
         self.kind = kind
+        self._key = key_pattern
         self._entries: Dict[str, Any] = {}
 
     def register(self, key: str, obj: Any = None) -> Any:
         """Register ``obj`` under ``key``; usable as ``@REG.register("key")``."""
-        if not _KEY.match(key):
-            raise ValueError(f"{self.kind} key {key!r} must be lowercase snake_case")
+        if not self._key.match(key):
+            raise ValueError(f"{self.kind} key {key!r} must match {self._key.pattern}")
 
         def add(entry: Any) -> Any:
             if key in self._entries:
@@ -41,6 +45,9 @@ class Registry:
 
     def keys(self) -> List[str]:
         return sorted(self._entries)
+
+    def __getitem__(self, key: str) -> Any:
+        return self.get(key)
 
     def __contains__(self, key: str) -> bool:
         return key in self._entries

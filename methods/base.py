@@ -17,7 +17,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from benchmark.errors import DsbenchError
-from benchmark.sampling import IGNORE_INDEX, Size, resample
+from benchmark.ops.sampling import IGNORE_INDEX, Size, resample
 
 
 @dataclasses.dataclass

@@ -6,7 +6,7 @@ from typing import Optional
 import torch
 
 from benchmark.registry import METHODS
-from benchmark.sampling import Size, uniform_grid
+from benchmark.ops.sampling import Size, uniform_grid
 from methods.base import DownsamplingMethod
 
 

@@ -9,7 +9,7 @@ Method labels (the ``method`` column = the workflow config label of a run)
 * Fig 7: ``uniform_bs<N>`` and ``soft_labels_bs<N>`` for a training batch size N (the
   ``alcover_fig7_batch`` experiment).
 
-Prior rows (``benchmark/priors.py``): ``prior_discrepancy`` with ``stage = "<mode>@<scale>"``
+Prior rows (``methods/soft_labels/priors.py``): ``prior_discrepancy`` with ``stage = "<mode>@<scale>"``
 (e.g. ``nearest@0.125``) and ``class_frequency`` with stage ``original`` or ``<mode>@<scale>``.
 ``evaluate`` also writes ``class_frequency`` rows (stages ``original`` / ``sampled``) per run;
 they are told apart by the run ids that carry ``prior_discrepancy`` rows.

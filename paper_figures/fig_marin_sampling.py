@@ -5,7 +5,7 @@ coordinates of the full-resolution label map (rows down, as in an image), joined
 neighbours so the topology shows. lambda = 0 puts the points on semantic boundaries (borders
 fixed), lambda = +inf gives the uniform grid.
 
-Reads rows (``benchmark/sampling_points.py``): ``sampling_point_row`` / ``sampling_point_col``
+Reads rows (``methods/edge_based/sampling_points.py``): ``sampling_point_row`` / ``sampling_point_col``
 (stage ``lambda=<lam>``, size_bin = row-major point index, height/width = grid size) and
 ``image_height`` / ``image_width``.
 """
@@ -106,7 +106,7 @@ def make(df: pd.DataFrame) -> Figure:
     if not panels:
         label_axes(axes[0], "", XLABEL, YLABEL)
         empty_panel(axes[0], "no data: needs ok 'sampling_point_row'\nand 'sampling_point_col' rows\n"
-                             "(benchmark.sampling_points)")
+                             "(methods.edge_based.sampling_points)")
         add_legend(fig, [], extra=extra)
         return fig
     for ax, title, (key, lam, group) in zip(axes, titles, panels):

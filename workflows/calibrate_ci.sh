@@ -13,24 +13,26 @@ repo=$(pwd)
 store=results/calibration
 mkdir -p "$store"
 pins="ATEN_CPU_CAPABILITY=avx2 ONEDNN_MAX_CPU_ISA=AVX2 MKL_CBWR=AVX2"   # what .ci/run exports
-# name | kind | environment (on top of no pins) | extra snakemake arguments
+# name | kind | environment (on top of no pins) | config overrides (YAML; --config would read the seed as text)
 settings=(
   "unpinned|kernel||"
   "aten_default|kernel|ATEN_CPU_CAPABILITY=default ONEDNN_MAX_CPU_ISA=AVX2 MKL_CBWR=AVX2|"
   "onednn_sse41|kernel|ATEN_CPU_CAPABILITY=avx2 ONEDNN_MAX_CPU_ISA=SSE41 MKL_CBWR=AVX2|"
   "mkl_compatible|kernel|ATEN_CPU_CAPABILITY=avx2 ONEDNN_MAX_CPU_ISA=AVX2 MKL_CBWR=COMPATIBLE|"
-  "seed1|seed|$pins|--config seeds=[1]"
-  "seed2|seed|$pins|--config seeds=[2]"
+  "seed1|seed|$pins|seeds: [1]"
+  "seed2|seed|$pins|seeds: [2]"
 )
 if [ "${1:-}" != "--collect" ]; then
   for entry in "${settings[@]}"; do
-    IFS='|' read -r name kind envs extra <<<"$entry"
+    IFS='|' read -r name kind envs overrides <<<"$entry"
     work=$(mktemp -d)
+    extra=()
+    if [ -n "$overrides" ]; then echo "$overrides" >"$work/.calibration.yaml"; extra=(--configfile "$work/.calibration.yaml"); fi
     # This working tree as it is (tracked and untracked, not ignored files), without results.
     git ls-files -co --exclude-standard | tar -cf - -T - | tar -xf - -C "$work"
     echo "calibrate: $name ($kind: ${envs:-no pins}) in $work"
     (cd "$work" && env -u ATEN_CPU_CAPABILITY -u ONEDNN_MAX_CPU_ISA -u MKL_CBWR PYTHONPATH="$work" MPLBACKEND=Agg \
-       $envs snakemake --profile workflows/profiles/ci $extra --quiet rules >"$repo/$store/$name.log" 2>&1) \
+       $envs snakemake --profile workflows/profiles/ci "${extra[@]}" --quiet rules >"$repo/$store/$name.log" 2>&1) \
       || { echo "calibrate: the ci DAG failed under $name; see $store/$name.log" >&2; exit 1; }
     cp "$work/results/ci/metrics.csv" "$store/$name.csv"
     cp "$work/results/ci/reference_weights/metrics.csv" "$store/$name.weights.csv"

@@ -19,7 +19,7 @@ Conventions (one fused multiply-add = 1 MAC, fvcore's "flop"; ``flops = 2 x macs
   (bilinear) or 2 (bicubic) times ``max(1, in / out)`` along that axis.
 * ``grid_sampler`` by mode, per output element and channel: bilinear 4, nearest 1, bicubic 16.
   The per-point coordinate arithmetic (O(h*w), not O(C*h*w)) is not counted.
-* barycentric unsampling (:class:`benchmark.barycentric.BarycentricUnsample`, one traced op
+* barycentric unsampling (:class:`benchmark.ops.barycentric.BarycentricUnsample`, one traced op
   whichever implementation runs): per output pixel 4 for its two barycentric coordinates, then
   3 per output element and channel (the three-corner blend).
 * :data:`ALLOWLIST`: layout, copy and tensor-construction ops that cost nothing by convention
@@ -191,7 +191,7 @@ def _grid_sampler(inputs: List[Any], outputs: List[Any]) -> int:
 
 
 def _barycentric_unsample(inputs: List[Any], outputs: List[Any]) -> int:
-    from benchmark.barycentric import MACS_PER_ELEMENT, MACS_PER_PIXEL
+    from benchmark.ops.barycentric import MACS_PER_ELEMENT, MACS_PER_PIXEL
 
     B, C, H, W = get_shape(outputs[0])
     return B * H * W * (MACS_PER_PIXEL + MACS_PER_ELEMENT * C)

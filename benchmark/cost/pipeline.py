@@ -25,7 +25,7 @@ import torch.nn as nn
 from benchmark.cost.macs import MacCount, count_macs
 from benchmark.errors import DsbenchError
 from benchmark.results import METRICS, make_row
-from benchmark.sampling import Size, check_size, resample, unsample
+from benchmark.ops.sampling import Size, check_size, resample, unsample
 
 STAGES = ("sampler", "network", "unsampler")
 

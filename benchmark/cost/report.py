@@ -16,7 +16,7 @@ from benchmark.engine.train import load_trained_pipeline
 from benchmark.models import build_model
 from benchmark.registry import METHODS
 from benchmark.results import make_row, provenance, read_rows, write_rows
-from benchmark.sampling import check_size
+from benchmark.ops.sampling import check_size
 
 COST_FILE = "cost.csv"
 

@@ -45,7 +45,7 @@ from PIL import Image, ImageFilter
 from benchmark.data.labels import (CLASS_NAMES, IGNORE_INDEX, LABEL_ID, LABEL_ID_TO_TRAIN_ID, TRAIN_ID)
 from benchmark.errors import DsbenchError
 from benchmark.io import atomic_write, atomic_write_text
-from benchmark.sampling import check_size
+from benchmark.ops.sampling import check_size
 
 #: Cityscapes evaluation classes synthcity draws, in trainId order.
 SYNTHCITY_CLASSES: Tuple[str, ...] = (

@@ -9,7 +9,7 @@ Conventions
   ``generator`` (a ``torch.Generator``; None = torch's global RNG), so a seeded generator
   gives the same augmentation on every run. :class:`Compose` may own a seeded generator.
 * Resizing uses the suite's sampling convention (``align_corners=True``): the image is
-  resized bilinearly (antialias off), label ids through ``benchmark.sampling.downsample_labels``
+  resized bilinearly (antialias off), label ids through ``benchmark.ops.sampling.downsample_labels``
   (``label_mode`` "nearest" by default: ids are copied, never interpolated) and instance ids
   always by nearest, so image, labels and instances stay pixel-aligned.
 """
@@ -21,7 +21,7 @@ import torch
 import torch.nn.functional as F
 
 from benchmark.errors import DsbenchError
-from benchmark.sampling import ALIGN_CORNERS, IGNORE_INDEX, Size, check_size, downsample_labels
+from benchmark.ops.sampling import ALIGN_CORNERS, IGNORE_INDEX, Size, check_size, downsample_labels
 
 Sample = Dict[str, Any]
 SampleTransform = Callable[..., Sample]

@@ -17,8 +17,8 @@ from benchmark.engine.run_config import RunConfig
 from benchmark.engine.train import load_trained_pipeline
 from benchmark.errors import DsbenchError
 from benchmark.metrics import ConfusionMatrix, MetricSuite
-from benchmark.metrics_intrinsic import reconstruct_labels
-from benchmark.sampling import IGNORE_INDEX, downsample_labels
+from benchmark.metrics.intrinsic import reconstruct_labels
+from benchmark.ops.sampling import IGNORE_INDEX, downsample_labels
 from benchmark.io import atomic_write
 from benchmark.results import make_row, provenance, read_rows, write_rows
 

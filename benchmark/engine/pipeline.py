@@ -7,7 +7,7 @@ import torch
 import torch.nn as nn
 
 from benchmark.data import normalize
-from benchmark.sampling import Size, downsample_labels, unsample
+from benchmark.ops.sampling import Size, downsample_labels, unsample
 
 
 class SegmentationPipeline(nn.Module):

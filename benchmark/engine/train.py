@@ -28,7 +28,7 @@ from benchmark.models import build_model
 from benchmark.registry import METHODS
 from benchmark.io import atomic_write
 from benchmark.results import make_row, provenance, write_rows
-from benchmark.sampling import check_size
+from benchmark.ops.sampling import check_size
 
 CHECKPOINT = "checkpoint.pt"
 FINAL = "model.pt"

@@ -7,7 +7,7 @@ Every registered model is built by
 
 and maps ``image (B, 3, h, w) -> logits (B, num_classes, h, w)``: the decoder's output is
 resized back to the input size inside the model (bilinear, ``align_corners=True``, the suite's
-convention from :mod:`benchmark.sampling`), for any input size (odd sizes included).
+convention from :mod:`benchmark.ops.sampling`), for any input size (odd sizes included).
 ``output_stride=None`` means the architecture's own default (32 for U-Net, FCN-32s and FPN;
 8 for PSPNet and DeepLabv3+, as in their papers).
 """

@@ -12,7 +12,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from benchmark.sampling import ALIGN_CORNERS
+from benchmark.ops.sampling import ALIGN_CORNERS
 
 
 def resize_to(x: torch.Tensor, size: Sequence[int]) -> torch.Tensor:

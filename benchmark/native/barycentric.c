@@ -2,7 +2,7 @@
  *
  * Plain C with no Python or torch headers: benchmark/native.py builds it at first use and calls
  * it through ctypes, which releases the GIL, so bands of output rows run on several Python
- * threads at once. benchmark/barycentric.py holds the conventions and the pure-torch path that
+ * threads at once. benchmark/ops/barycentric.py holds the conventions and the pure-torch path that
  * computes the same interpolant (CUDA, or no C compiler).
  *
  * Mesh: h x w points in output pixel units, (x, y) interleaved, double. Cell (i, j) has corners

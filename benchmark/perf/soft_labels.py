@@ -18,7 +18,7 @@ import torch
 import torch.nn.functional as F
 
 from benchmark.perf import PERF, PerfResult
-from benchmark.sampling import IGNORE_INDEX
+from benchmark.ops.sampling import IGNORE_INDEX
 
 _CHILD = r"""
 import json, resource, sys, time
@@ -58,7 +58,7 @@ def naive_soft(labels: torch.Tensor, mode: str, num_classes: int, size: Tuple[in
 
 
 def ours_soft(labels: torch.Tensor, mode: str, num_classes: int, size: Tuple[int, int]) -> torch.Tensor:
-    from benchmark.soft_labels import soft_downsample
+    from benchmark.ops.soft_labels import soft_downsample
 
     return soft_downsample(labels, size, mode, num_classes=num_classes, valid_threshold=0.0)
 

@@ -29,7 +29,7 @@ from benchmark.errors import DsbenchError
 from benchmark.ops.cell_association import (
     candidate_inner_products, candidate_validity, coarse_size, decode, hard_assignment, masked_softmax,
 )
-from benchmark.sampling import ALIGN_CORNERS
+from benchmark.ops.sampling import ALIGN_CORNERS
 
 STRIDE = 2  # every clustering module sits at a stride-2 downsampling layer
 PAPER_TAU = 0.07
@@ -125,7 +125,7 @@ def decode_hierarchy(
         assignments: ``(B, 9, H_l, W_l)`` per clustered level, **coarsest first**: the first
             maps ``(h, w)`` to ``(H_0, W_0)`` with ``h = ceil(H_0 / cell)``, and so on.
         output_hw: final size; the levels without clustering are bridged by bilinear
-            upsampling (``align_corners`` as in ``benchmark.sampling``). None: stop at the
+            upsampling (``align_corners`` as in ``benchmark.ops.sampling``). None: stop at the
             finest clustered level.
     Returns:
         ``(B, C, *output_hw)``, or the finest level's size.

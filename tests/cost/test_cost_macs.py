@@ -12,7 +12,7 @@ from torch.utils.flop_counter import FlopCounterMode
 
 from benchmark.cost import ALLOWLIST, HANDLES, count_macs
 from benchmark.models import build_model
-from benchmark.sampling import resample
+from benchmark.ops.sampling import resample
 
 # fvcore's published count for ResNet-50 at 224x224 (torchvision's; timm's differs by 2,048 in
 # the classifier) and fvcore's default count for timm's resnet50, which conv + linear +

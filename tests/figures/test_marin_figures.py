@@ -13,8 +13,8 @@ import paper_figures  # noqa: F401  registers every figure
 from benchmark.errors import DsbenchError
 from benchmark.registry import FIGURES
 from benchmark.results import METRICS, make_row, read_rows, to_frame, write_rows
-from benchmark.sampling_points import lambda_stage, sampling_points_from_labels, sampling_points_rows
-from benchmark.sampling_tensor import sampling_for_lambdas
+from methods.edge_based.sampling_points import lambda_stage, sampling_points_from_labels, sampling_points_rows
+from methods.edge_based.sampling_tensor import sampling_for_lambdas
 from paper_figures import reported
 from paper_figures.fig_marin_common import compare_to_uniform, is_marin_method, smallest_resolutions
 from paper_figures.style import method_color

@@ -8,7 +8,7 @@ from benchmark.engine.pipeline import SegmentationPipeline
 from benchmark.errors import DsbenchError
 from benchmark.models import build_model
 from benchmark.registry import METHODS
-from benchmark.sampling import LABEL_SAMPLERS, UNSAMPLERS
+from benchmark.ops.sampling import LABEL_SAMPLERS, UNSAMPLERS
 from methods.base import DownsamplingMethod
 
 K = 5  # classes in the toy problem
@@ -18,7 +18,7 @@ SIZE_HR = (48, 80)
 def contract_options(key, tmp_path):
     """Options a method needs to run at all (files it reads); empty for most."""
     if key == "edge_based":
-        from methods.edge_based import make_untrained_checkpoint
+        from methods.edge_based.method import make_untrained_checkpoint
 
         return {"aux_checkpoint": make_untrained_checkpoint(tmp_path / "aux.pt")}
     return {}

@@ -1,4 +1,4 @@
-"""Properties of the sampling-grid interface (benchmark/sampling.py) and the uniform method."""
+"""Properties of the sampling-grid interface (benchmark/ops/sampling.py) and the uniform method."""
 import pytest
 import torch
 import torch.nn.functional as F
@@ -6,7 +6,7 @@ import torch.nn.functional as F
 import methods  # noqa: F401  registers methods
 from benchmark.errors import DsbenchError
 from benchmark.registry import METHODS
-from benchmark.sampling import (
+from benchmark.ops.sampling import (
     downsample_labels, grid_to_pixels, grid_to_tensor, identity_grid, nearest_pixel_index, pixels_to_grid,
     resample, tensor_to_grid, uniform_grid, unsample,
 )

@@ -4,8 +4,8 @@ import pytest
 import torch
 from scipy import ndimage
 
-from benchmark.deformation import edge_target, fill_ignore_nearest, label_boundaries, simulated_edge_map
-from methods.deformation import edge_loss
+from methods.deformation.sampler import edge_target, fill_ignore_nearest, label_boundaries, simulated_edge_map
+from methods.deformation.method import edge_loss
 
 EDGE = np.array([[-1, -1, -1], [-1, 8, -1], [-1, -1, -1]], dtype=np.float64)
 

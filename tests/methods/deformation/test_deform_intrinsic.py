@@ -2,11 +2,10 @@
 import numpy as np
 import torch
 
-import benchmark.nearest_unsample  # noqa: F401
 from benchmark.metrics.confusion import miou_from_confusion
-from benchmark.metrics_intrinsic import intrinsic_confusion, intrinsic_miou, reconstruct_labels
-from benchmark.sampling import uniform_grid
-from methods.edge_sim import EdgeSim
+from benchmark.metrics.intrinsic import intrinsic_confusion, intrinsic_miou, reconstruct_labels
+from benchmark.ops.sampling import uniform_grid
+from methods.deformation.edge_sim import EdgeSim
 from methods.uniform import Uniform
 
 
@@ -62,7 +61,7 @@ def test_edge_sim_keeps_the_thin_stripe_that_uniform_loses():
 
 
 def test_learned_sampler_is_evaluated_in_eval_mode_and_mode_restored():
-    from methods.deformation import Deformation
+    from methods.deformation.method import Deformation
 
     torch.manual_seed(0)
     method = Deformation()
@@ -76,7 +75,7 @@ def test_learned_sampler_is_evaluated_in_eval_mode_and_mode_restored():
 
 
 def test_sampled_class_counts():
-    from benchmark.metrics_intrinsic import sampled_class_counts
+    from benchmark.metrics.intrinsic import sampled_class_counts
 
     labels = scene()
     original, sampled = sampled_class_counts(Uniform(), labels, (48, 64), 4)

@@ -6,8 +6,8 @@ import torch.nn.functional as F
 import methods  # noqa: F401  (registers every method)
 from benchmark.errors import DsbenchError
 from benchmark.registry import METHODS
-from benchmark.sampling import downsample_labels, is_uniform, resample, uniform_grid
-from methods.deformation import Deformation, edge_loss, focal_loss
+from benchmark.ops.sampling import downsample_labels, is_uniform, resample, uniform_grid
+from methods.deformation.method import Deformation, edge_loss, focal_loss
 
 
 def batch(B=2, H=32, W=48, seed=0):

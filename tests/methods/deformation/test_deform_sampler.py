@@ -3,9 +3,9 @@ import numpy as np
 import pytest
 import torch
 
-from benchmark.deformation import auto_sigma, deformed_grid, gaussian_kernel1d
+from methods.deformation.sampler import auto_sigma, deformed_grid, gaussian_kernel1d
 from benchmark.errors import DsbenchError
-from benchmark.sampling import resample, uniform_grid
+from benchmark.ops.sampling import resample, uniform_grid
 
 
 def _mirror(i: int, n: int) -> int:

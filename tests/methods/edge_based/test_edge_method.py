@@ -8,8 +8,8 @@ import torch
 import methods  # noqa: F401  (registers every method)
 from benchmark.errors import DsbenchError
 from benchmark.registry import METHODS
-from benchmark.sampling import downsample_labels, is_uniform, unsample
-from methods.edge_based import (
+from benchmark.ops.sampling import downsample_labels, is_uniform, unsample
+from methods.edge_based.method import (
     DoubleUNet,
     EdgeBased,
     ground_truth_tensors,

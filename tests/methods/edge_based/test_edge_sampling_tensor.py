@@ -8,8 +8,8 @@ import pytest
 import torch
 
 from benchmark.errors import DsbenchError
-from benchmark.sampling import grid_to_tensor
-from benchmark.sampling_tensor import (
+from benchmark.ops.sampling import grid_to_tensor
+from methods.edge_based.sampling_tensor import (
     _systems,
     boundary_map,
     energy,

@@ -11,8 +11,9 @@ import torch.nn.functional as F
 import methods  # noqa: F401  (registers every method)
 from benchmark.errors import DsbenchError
 from benchmark.registry import METHODS
-from benchmark.sampling import IGNORE_INDEX, uniform_grid
-from benchmark.soft_labels import kl_soft_loss, resize_and_crop, single_class_mask, soft_downsample
+from benchmark.ops.sampling import IGNORE_INDEX, uniform_grid
+from benchmark.ops.soft_labels import soft_downsample
+from methods.soft_labels.loss import kl_soft_loss, resize_and_crop, single_class_mask
 
 K = 4
 

@@ -6,9 +6,9 @@ import pytest
 import torch
 
 from benchmark.errors import DsbenchError
-from benchmark.priors import accumulate_priors, prior_rows, stage_name
+from methods.soft_labels.priors import accumulate_priors, prior_rows, stage_name
 from benchmark.results import read_rows, write_rows
-from benchmark.sampling import IGNORE_INDEX
+from benchmark.ops.sampling import IGNORE_INDEX
 
 K = 6
 

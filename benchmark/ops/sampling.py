@@ -20,15 +20,19 @@ This is the only module that calls ``grid_sample``.
 """
 from __future__ import annotations
 
-from typing import Callable, Dict, Sequence, Tuple, Union
+import re
+from typing import Sequence, Tuple, Union
 
 import torch
 import torch.nn.functional as F
+
+from benchmark.registry import Registry
 
 ALIGN_CORNERS = True
 IGNORE_INDEX = 255
 
 Size = Tuple[int, int]
+MODE_KEY = re.compile(r"^[a-z][a-z0-9_-]*$")  # label modes are spelled soft-bilinear, soft-area, ...
 
 
 def check_size(size: Sequence[int], what: str = "resolution") -> Size:
@@ -122,7 +126,9 @@ def _labels_nearest(labels: torch.Tensor, grid: torch.Tensor, **_: object) -> to
 
 # Label samplers by mode. Each takes (labels (B,H,W) int64, grid (B,h,w,2), **options) and
 # returns int64 ids (B,h,w) for hard modes or float probabilities (B,K,h,w) for soft modes.
-LABEL_SAMPLERS: Dict[str, Callable[..., torch.Tensor]] = {"nearest": _labels_nearest}
+# Further modes register themselves (benchmark.ops.soft_labels); importing benchmark.ops loads them.
+LABEL_SAMPLERS = Registry("label mode", key_pattern=MODE_KEY)
+LABEL_SAMPLERS.register("nearest", _labels_nearest)
 
 
 def downsample_labels(
@@ -148,9 +154,7 @@ def downsample_labels(
         grid = grid_or_size
     else:
         grid = uniform_grid(labels.shape[0], check_size(grid_or_size), labels.device)
-    if mode not in LABEL_SAMPLERS:
-        raise ValueError(f"label mode {mode!r} unknown; available: {', '.join(sorted(LABEL_SAMPLERS))}")
-    return LABEL_SAMPLERS[mode](labels if soft_input else labels.long(), grid, **options)
+    return LABEL_SAMPLERS.get(mode)(labels if soft_input else labels.long(), grid, **options)
 
 
 def _unsample_bilinear(logits: torch.Tensor, grid: torch.Tensor, size_hr: Size) -> torch.Tensor:
@@ -161,23 +165,15 @@ def _unsample_bilinear(logits: torch.Tensor, grid: torch.Tensor, size_hr: Size) 
     return F.interpolate(logits, size=size_hr, mode="bilinear", align_corners=ALIGN_CORNERS)
 
 
-# Unsamplers by mode: (logits_lr (B,C,h,w), grid_lr (B,h,w,2), size_hr) -> (B,C,H,W).
-UNSAMPLERS: Dict[str, Callable[[torch.Tensor, torch.Tensor, Size], torch.Tensor]] = {
-    "bilinear": _unsample_bilinear,
-}
+# Unsamplers by mode: (logits_lr (B,C,h,w), grid_lr (B,h,w,2), size_hr) -> (B,C,H,W). Further
+# modes register themselves (benchmark.ops.barycentric, benchmark.ops.nearest_unsample).
+UNSAMPLERS = Registry("unsample mode")
+UNSAMPLERS.register("bilinear", _unsample_bilinear)
 
 
 def unsample(logits: torch.Tensor, grid: torch.Tensor, size_hr: Size, mode: str = "bilinear") -> torch.Tensor:
     """Bring low-res predictions ``(B, C, h, w)`` sampled at ``grid`` back to ``size_hr``."""
-    if mode not in UNSAMPLERS:
-        raise ValueError(f"unsample mode {mode!r} unknown; available: {', '.join(sorted(UNSAMPLERS))}")
+    unsampler = UNSAMPLERS.get(mode)
     if logits.shape[-2:] != grid.shape[1:3]:
         raise ValueError(f"logits {tuple(logits.shape)} do not match grid {tuple(grid.shape)}")
-    return UNSAMPLERS[mode](logits, grid, tuple(size_hr))
-
-
-# Implementations that register further unsample and label modes (they import this module, so
-# they are imported last): barycentric (Marin Sec 3.3), nearest (Jin's Pi), soft label modes.
-import benchmark.barycentric  # noqa: E402,F401
-import benchmark.nearest_unsample  # noqa: E402,F401
-import benchmark.soft_labels  # noqa: E402,F401
+    return unsampler(logits, grid, tuple(size_hr))

@@ -1,7 +1,7 @@
 """Ground-truth sampling tensors of Marin et al. 2019 (edge-based downsampling, Sec. 3.1).
 
 Given a label map, the sampling tensor ``phi`` ``(2, h, w)`` in ``[0, 1]`` (channel 0 the row /
-y, channel 1 the column / x, as in :mod:`benchmark.sampling`) minimises energy (2)
+y, channel 1 the column / x, as in :mod:`benchmark.ops.sampling`) minimises energy (2)
 
     E(phi) = sum_ij ||phi_ij - b(u_ij)||^2 + lam * sum_{|i-i'|+|j-j'|=1} ||phi_ij - phi_i'j'||^2
 
@@ -21,7 +21,7 @@ Conventions
   combination of the targets ``b`` and the fixed values, which all lie in ``[0, 1]``.
 * Relative coordinates: a row ``r`` of an ``H``-row image sits at ``r / (H - 1)`` (pixel centres
   at 0 and 1, ``align_corners=True``). A dimension of size 1 sits at 0.5, like
-  :func:`benchmark.sampling.uniform_grid`.
+  :func:`benchmark.ops.sampling.uniform_grid`.
 * Boundary map of the *target classes*: a pixel is a boundary pixel when a 4-neighbour has a
   different label, neither of the two is the ignore label 255, and at least one of them is a
   target class (``target_classes=None``: all classes). Both sides of the edge are marked.
@@ -223,8 +223,8 @@ def sampling_tensor_batch(labels, size_lr: Size, lam: float = 1.0,
 
 
 def sampling_grid(labels, size_lr: Size, lam: float = 1.0, target_classes: Optional[Iterable[int]] = None):
-    """Grid ``(B, h, w, 2)`` in the suite's convention (:func:`benchmark.sampling.tensor_to_grid`)."""
-    from benchmark.sampling import tensor_to_grid
+    """Grid ``(B, h, w, 2)`` in the suite's convention (:func:`benchmark.ops.sampling.tensor_to_grid`)."""
+    from benchmark.ops.sampling import tensor_to_grid
 
     return tensor_to_grid(sampling_tensor_batch(labels, size_lr, lam, target_classes))
 

@@ -9,7 +9,7 @@ wherever Delaunay picks the same triangles, without triangulating.
 
 Conventions
 -----------
-* Grids follow :mod:`benchmark.sampling` (``(B, h, w, 2)``, ``(x, y)``, ``align_corners=True``);
+* Grids follow :mod:`benchmark.ops.sampling` (``(B, h, w, 2)``, ``(x, y)``, ``align_corners=True``);
   pixel ``(r, c)`` of the ``H x W`` output has its centre at ``x = c``, ``y = r`` in pixel units.
   A mesh boundary within ``BORDER_TOL`` pixels of the image border is snapped onto it
   (:func:`pixel_mesh`), so float32 grids cover the border pixels exactly.
@@ -44,7 +44,7 @@ import torch
 import torch.nn.functional as F
 
 from benchmark import native
-from benchmark.sampling import UNSAMPLERS, Size, grid_to_pixels
+from benchmark.ops.sampling import UNSAMPLERS, Size, grid_to_pixels
 
 MAX_CANDIDATES = 1 << 21  # candidate pixels per rasterisation chunk (~60 MB of temporaries)
 INSIDE_TOL = 1e-9         # barycentric units: a pixel centre is in a triangle when all three coordinates
@@ -348,6 +348,6 @@ def unsample_barycentric(logits: torch.Tensor, grid: torch.Tensor, size_hr: Size
     return BarycentricUnsample.apply(logits.to(work_dtype), mesh, H, W).to(logits.dtype)
 
 
-UNSAMPLERS["barycentric"] = unsample_barycentric
+UNSAMPLERS.register("barycentric", unsample_barycentric)
 
 __all__ = ["BarycentricUnsample", "barycentric_weights", "blend", "pixel_mesh", "unsample_barycentric"]

@@ -10,11 +10,10 @@ import torch.nn.functional as F
 from scipy.interpolate import griddata
 from scipy.spatial import Delaunay
 
-import benchmark.barycentric  # noqa: F401  (registers the unsampler until sampling imports it)
-import benchmark.barycentric as barycentric
+import benchmark.ops.barycentric as barycentric
 from benchmark import native
-from benchmark.barycentric import barycentric_weights, blend, unsample_barycentric
-from benchmark.sampling import grid_to_pixels, pixels_to_grid, uniform_grid, unsample
+from benchmark.ops.barycentric import barycentric_weights, blend, unsample_barycentric
+from benchmark.ops.sampling import grid_to_pixels, pixels_to_grid, uniform_grid, unsample
 
 
 def monotone_grid(h: int, w: int, H: int, W: int, seed: int, jitter: float = 0.2) -> torch.Tensor:

@@ -7,7 +7,7 @@ label map at a time, float64 accumulators, so any split size fits in memory.
 
 Stages are named ``"{mode}@{scale:g}"`` (``nearest@0.125``, ``soft-area@0.25``, ...). A mode
 may carry the suffix ``+cells`` to sample on the cell-centred grid
-(:func:`benchmark.soft_labels.cell_centred_grid`, the ``align_corners=False`` sampling the paper
+(:func:`benchmark.ops.soft_labels.cell_centred_grid`, the ``align_corners=False`` sampling the paper
 used) instead of the suite's corner-aligned uniform grid; the original priors have stage
 ``original``.
 """
@@ -22,8 +22,8 @@ import torch
 
 from benchmark.errors import DsbenchError
 from benchmark.results import make_row, write_rows
-from benchmark.sampling import IGNORE_INDEX, uniform_grid
-from benchmark.soft_labels import LABEL_MODES, cell_centred_grid, sample_labels
+from benchmark.ops.sampling import IGNORE_INDEX, uniform_grid
+from benchmark.ops.soft_labels import LABEL_MODES, cell_centred_grid, sample_labels
 
 DEFAULT_SCALES: Tuple[float, ...] = (1 / 8, 1 / 4, 1 / 2)
 DEFAULT_MODES: Tuple[str, ...] = ("nearest", "soft-area", "soft-bilinear", "soft-bilinear+cells")

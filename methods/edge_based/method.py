@@ -9,7 +9,7 @@ predictions are brought back by barycentric interpolation over the grid (Sec. 3.
 
 The auxiliary net is trained *before* the segmentation network (its own rule and checkpoint,
 :func:`train_aux_net`), with squared L2 against ground-truth tensors minimising energy (2)
-(:mod:`benchmark.sampling_tensor`, ``lam = 1`` as in the paper). During segmentation training
+(:mod:`methods.edge_based.sampling_tensor`, ``lam = 1`` as in the paper). During segmentation training
 it is frozen and the network is trained on the aux net's own (predicted) sampling, exactly the
 sampling it sees at test time: the paper trains the aux net separately and then "replaces the
 uniform downsampling with the adaptive one" of Fig. 4 for the segmentation model.
@@ -27,12 +27,11 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-import benchmark.barycentric  # noqa: F401  (registers UNSAMPLERS["barycentric"])
 from benchmark.errors import DsbenchError
 from benchmark.io import atomic_write
 from benchmark.registry import METHODS
-from benchmark.sampling import Size, check_size, resample, tensor_to_grid, uniform_grid
-from benchmark.sampling_tensor import project_onto_constraints, sampling_tensor, uniform_tensor
+from benchmark.ops.sampling import Size, check_size, resample, tensor_to_grid, uniform_grid
+from methods.edge_based.sampling_tensor import project_onto_constraints, sampling_tensor, uniform_tensor
 from methods.base import DownsamplingMethod, MethodConfig
 
 TRAIN_COMMAND = "dsbench train-aux --dataset DATASET --out CHECKPOINT"

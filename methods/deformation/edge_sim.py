@@ -20,11 +20,10 @@ from typing import ClassVar, Optional
 
 import torch
 
-from benchmark.deformation import auto_sigma, deformed_grid, simulated_edge_map
+from methods.deformation.sampler import auto_sigma, deformed_grid, simulated_edge_map
 from benchmark.errors import DsbenchError
 from benchmark.registry import METHODS
-from benchmark.sampling import Size, check_size
-import benchmark.nearest_unsample  # noqa: F401  (registers UNSAMPLERS["nearest"])
+from benchmark.ops.sampling import Size, check_size
 from methods.base import DownsamplingMethod, MethodConfig
 
 

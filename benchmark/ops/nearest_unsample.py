@@ -3,9 +3,9 @@
 The reverse sampler puts each low-res prediction back at its sampling location in the
 full-resolution image; Pi then gives every full-resolution pixel the prediction of the *nearest
 sampling location* (Euclidean distance in full-resolution pixel units, ``align_corners=True``
-coordinates as in ``benchmark.sampling``). Exact for any grid, uniform or not.
+coordinates as in ``benchmark.ops.sampling``). Exact for any grid, uniform or not.
 
-Registers ``UNSAMPLERS["nearest"]`` in ``benchmark.sampling``. The nearest-point search is a
+Registers ``UNSAMPLERS["nearest"]`` in ``benchmark.ops.sampling``. The nearest-point search is a
 scipy k-d tree on the CPU (O((hw + HW) log hw)); the gather runs on the logits' device and is
 differentiable in the logits. Ties (a pixel exactly midway) go to whichever point the k-d tree
 returns, which is deterministic.
@@ -16,7 +16,7 @@ import numpy as np
 import torch
 from scipy.spatial import cKDTree
 
-from benchmark.sampling import UNSAMPLERS, Size, grid_to_pixels
+from benchmark.ops.sampling import UNSAMPLERS, Size, grid_to_pixels
 
 
 def nearest_sample_index(grid: torch.Tensor, size_hr: Size) -> torch.Tensor:
@@ -49,4 +49,4 @@ def unsample_nearest(logits_lr: torch.Tensor, grid_lr: torch.Tensor, size_hr: Si
     return out.reshape(B, C, H, W)
 
 
-UNSAMPLERS["nearest"] = unsample_nearest
+UNSAMPLERS.register("nearest", unsample_nearest)

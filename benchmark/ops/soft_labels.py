@@ -12,7 +12,7 @@ Conventions
 * Each output pixel sums to its *valid mass*: the fraction of its support that was not ignore.
   Pixels whose valid mass is below ``valid_threshold`` are returned all-zero (= ignored by
   :func:`kl_soft_loss`).
-* Modes (registered in ``benchmark.sampling.LABEL_SAMPLERS``):
+* Modes (registered in ``benchmark.ops.sampling.LABEL_SAMPLERS``):
 
   - ``soft-bilinear``: the one-hot sampled bilinearly at the grid, exactly as ``resample`` samples
     the colour image (no antialiasing: at 1/8 a low-res pixel blends the 2x2 nearest pixels,
@@ -33,13 +33,13 @@ Conventions
 """
 from __future__ import annotations
 
-from typing import Any, Dict, Iterator, Mapping, Optional, Sequence, Tuple, Union
+from typing import Any, Iterator, Sequence, Tuple, Union
 
 import torch
 import torch.nn.functional as F
 
 from benchmark.errors import DsbenchError
-from benchmark.sampling import (
+from benchmark.ops.sampling import (
     IGNORE_INDEX,
     LABEL_SAMPLERS,
     Size,
@@ -59,7 +59,7 @@ DEFAULT_VALID_THRESHOLD = 0.5
 # Bound on the full-resolution per-class temporaries (one chunk of one-hot planes).
 DEFAULT_CHUNK_BYTES = 64 * 2**20
 # Float slack when comparing masses computed by sums of kernel weights.
-_MASS_TOL = 1e-5
+MASS_TOLERANCE = 1e-5
 
 
 # -- input handling ----------------------------------------------------------------------
@@ -106,7 +106,7 @@ def _valid_plane(labels: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:
 def _apply_threshold(soft: torch.Tensor, valid_threshold: float) -> torch.Tensor:
     if valid_threshold > 0:
         mass = soft.sum(1, keepdim=True)
-        soft.mul_((mass >= valid_threshold - _MASS_TOL).to(soft.dtype))
+        soft.mul_((mass >= valid_threshold - MASS_TOLERANCE).to(soft.dtype))
     return soft
 
 
@@ -303,7 +303,7 @@ def soft_area(labels: torch.Tensor, grid: torch.Tensor, *, num_classes: int,
 
 
 for _mode, _fn in (("soft-bilinear", soft_bilinear), ("soft-bicubic", soft_bicubic), ("soft-area", soft_area)):
-    LABEL_SAMPLERS[_mode] = _fn
+    LABEL_SAMPLERS.register(_mode, _fn)
 
 
 # -- entry points -------------------------------------------------------------------------
@@ -351,68 +351,3 @@ def sample_labels(labels: torch.Tensor, grid_or_size: Union[torch.Tensor, Sequen
                                "probabilities; use a soft label mode (soft-bilinear, soft-bicubic, soft-area)")
         return downsample_labels(labels, grid_or_size, "nearest")
     return soft_downsample(labels, grid_or_size, mode, num_classes=num_classes, valid_threshold=valid_threshold)
-
-
-# -- losses -------------------------------------------------------------------------------
-
-def kl_soft_loss(logits: torch.Tensor, soft_labels: torch.Tensor, mc: bool = True,
-                 valid_threshold: float = 0.0) -> torch.Tensor:
-    """KL divergence to soft labels (Alcover-Couso eq. 4), averaged over pixels weighted by valid mass.
-
-    ``soft_labels`` ``(B, K, h, w)`` sum to each pixel's valid mass m (0 = ignored). With
-    ``q = y / m`` the loss is ``sum_p m_p KL(q_p || softmax(logits_p)) / sum_p m_p``, which is
-    eq. 4 with the ignored fraction left out, and equals the soft cross-entropy minus the label
-    entropy. ``mc=False`` keeps only single-class pixels (max_k y_k = m), as Table III's "MC off".
-    Pixels with m < ``valid_threshold`` are ignored. Integer ids ``(B, h, w)`` (nearest labels)
-    give the KL to a one-hot, i.e. cross-entropy with ignore 255.
-    """
-    logits = logits.float()
-    if not soft_labels.is_floating_point():
-        return F.cross_entropy(logits, soft_labels.long(), ignore_index=IGNORE_INDEX)
-    if soft_labels.shape != logits.shape:
-        raise ValueError(f"soft labels {tuple(soft_labels.shape)} do not match logits {tuple(logits.shape)}")
-    soft_labels = soft_labels.float()
-    mass = soft_labels.sum(1)  # (B, h, w)
-    weight = mass * (mass >= max(valid_threshold - _MASS_TOL, 1e-6))
-    if not mc:
-        weight = weight * (soft_labels.amax(1) >= mass - _MASS_TOL)
-    q = soft_labels / mass.clamp_min(1e-12).unsqueeze(1)
-    log_p = F.log_softmax(logits, dim=1)
-    kl = (torch.xlogy(q, q) - q * log_p).sum(1)  # (B, h, w)
-    return (weight * kl).sum() / weight.sum().clamp_min(1e-12)
-
-
-def single_class_mask(soft_labels: torch.Tensor) -> torch.Tensor:
-    """``(B, h, w)`` bool: pixels whose valid mass belongs to one class (the "MC off" pixels)."""
-    mass = soft_labels.sum(1)
-    return (mass > 0) & (soft_labels.amax(1) >= mass - _MASS_TOL)
-
-
-# -- training-time resize and crop (Sec IV-B) ----------------------------------------------
-
-def resize_and_crop(sample: Mapping[str, Any], crop: Sequence[int], scale_range: Tuple[float, float] = (0.5, 2.0),
-                    label_mode: str = "soft-bilinear", generator: Optional[torch.Generator] = None, *,
-                    num_classes: int, valid_threshold: float = DEFAULT_VALID_THRESHOLD) -> Dict[str, Any]:
-    """The crop-based augmentation of Sec IV-B with labels paired to the colour sampling.
-
-    The image ``(3, H, W)`` is resized *in one step* to the size at which it would fit the crop
-    ``(hc, wc)``, times a factor drawn uniformly from ``scale_range`` (half to twice the crop
-    size), then a random ``hc x wc`` window is cut (padded with 0 / ignore where smaller). Colour
-    (bilinear) and labels (``label_mode``: ids ``(hc, wc)`` for nearest, probabilities
-    ``(K, hc, wc)`` for soft modes) are resampled on the same uniform grid by
-    ``benchmark.data.transforms.resize``. Deterministic for a seeded ``generator``.
-    """
-    from benchmark.data.transforms import RandomCrop, resize
-
-    hc, wc = check_size(crop, "crop size")
-    if label_mode not in LABEL_MODES:
-        raise DsbenchError(f"label mode {label_mode!r} unknown; use one of {', '.join(LABEL_MODES)}")
-    lo, hi = scale_range
-    if not 0 < lo <= hi:
-        raise DsbenchError(f"scale range {scale_range} must be 0 < low <= high, e.g. (0.5, 2.0)")
-    H, W = sample["image"].shape[-2:]
-    scale = lo + (hi - lo) * float(torch.rand((), generator=generator))
-    fit = min(hc / H, wc / W)
-    size = (max(1, round(H * fit * scale)), max(1, round(W * fit * scale)))
-    options = {} if label_mode == "nearest" else {"num_classes": num_classes, "valid_threshold": valid_threshold}
-    return RandomCrop((hc, wc))(resize(dict(sample), size, label_mode, **options), generator)

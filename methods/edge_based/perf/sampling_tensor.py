@@ -12,8 +12,8 @@ from typing import Any, Dict, Tuple
 import numpy as np
 
 from benchmark.perf import PERF, PerfResult, best_of
-from benchmark.perf.unsample import street_labels
-from benchmark.sampling_tensor import (
+from methods.edge_based.perf.unsample import street_labels
+from methods.edge_based.sampling_tensor import (
     boundary_map,
     nearest_boundary_points,
     nearest_boundary_points_edt,

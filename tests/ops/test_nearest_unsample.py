@@ -3,10 +3,9 @@ import numpy as np
 import pytest
 import torch
 
-import benchmark.nearest_unsample  # noqa: F401  (registers the mode until sampling.py imports it)
-from benchmark.deformation import deformed_grid
-from benchmark.nearest_unsample import nearest_sample_index
-from benchmark.sampling import UNSAMPLERS, uniform_grid, unsample
+from methods.deformation.sampler import deformed_grid
+from benchmark.ops.nearest_unsample import nearest_sample_index
+from benchmark.ops.sampling import UNSAMPLERS, uniform_grid, unsample
 
 
 def brute_force_distances(grid: torch.Tensor, size_hr):

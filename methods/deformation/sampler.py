@@ -13,7 +13,7 @@ square of side ``2 * sigma + 1``::
 Both sums are separable convolutions. The resulting ``(hd, wd)`` grid is resized (bilinear,
 corners kept) to the requested output size.
 
-Coordinates follow ``benchmark.sampling``: ``align_corners=True`` normalised ``(x, y)`` in
+Coordinates follow ``benchmark.ops.sampling``: ``align_corners=True`` normalised ``(x, y)`` in
 ``[-1, 1]``, lattice point ``j`` of ``wd`` at ``-1 + 2 j / (wd - 1)``.
 
 Border rule (our choice; the paper does not state one)
@@ -52,7 +52,7 @@ import torch
 import torch.nn.functional as F
 
 from benchmark.errors import DsbenchError
-from benchmark.sampling import ALIGN_CORNERS, IGNORE_INDEX, Size, check_size
+from benchmark.ops.sampling import ALIGN_CORNERS, IGNORE_INDEX, Size, check_size
 
 EDGE_KERNEL = ((-1.0, -1.0, -1.0), (-1.0, 8.0, -1.0), (-1.0, -1.0, -1.0))
 

@@ -7,8 +7,8 @@ import torch
 from scipy import ndimage
 
 from benchmark.errors import DsbenchError
-from benchmark.sampling import IGNORE_INDEX, LABEL_SAMPLERS, grid_to_pixels, uniform_grid
-from benchmark.soft_labels import (
+from benchmark.ops.sampling import IGNORE_INDEX, LABEL_SAMPLERS, grid_to_pixels, uniform_grid
+from benchmark.ops.soft_labels import (
     SOFT_MODES,
     area_weights,
     cell_centred_grid,

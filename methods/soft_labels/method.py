@@ -2,7 +2,7 @@
 
 The sampler is the uniform grid (this method changes how *labels* are downsampled, not where
 the image is sampled); evaluation is identical to ``uniform`` (bilinear unsampling). Training
-labels are class-fraction maps (``benchmark.soft_labels``) and the loss is the KL divergence of
+labels are class-fraction maps (``benchmark.ops.soft_labels``) and the loss is the KL divergence of
 eq. 4, over all pixels (``mc=True``) or only single-class pixels (``mc=False``, Table III).
 """
 from __future__ import annotations
@@ -12,11 +12,11 @@ from typing import Any, Dict, Optional
 
 import torch
 
-import benchmark.soft_labels  # noqa: F401  (registers the soft label samplers)
 from benchmark.errors import DsbenchError
 from benchmark.registry import METHODS
-from benchmark.sampling import Size, uniform_grid
-from benchmark.soft_labels import DEFAULT_VALID_THRESHOLD, LABEL_MODES, kl_soft_loss
+from benchmark.ops.sampling import Size, uniform_grid
+from benchmark.ops.soft_labels import DEFAULT_VALID_THRESHOLD, LABEL_MODES
+from methods.soft_labels.loss import kl_soft_loss
 from methods.base import DownsamplingMethod, MethodConfig
 
 IMAGE_MODES = ("bilinear", "bicubic", "nearest")

@@ -1,7 +1,7 @@
 """Marin et al. 2019 Fig 3 as tidy rows: ground-truth sampling points of one image per lambda.
 
 For one label map the ground-truth sampling tensor (energy (2) under constraints (3),
-:func:`benchmark.sampling_tensor.sampling_for_lambdas`) is computed for each lambda and each
+:func:`methods.edge_based.sampling_tensor.sampling_for_lambdas`) is computed for each lambda and each
 sampling point becomes two rows, so the figure is drawn from stored rows alone:
 
 * ``sampling_point_row`` / ``sampling_point_col`` (unit px): the point in pixel coordinates of the
@@ -25,7 +25,7 @@ import numpy as np
 from benchmark.errors import DsbenchError
 from benchmark.results import METRICS, make_row
 from benchmark.results import provenance as current_provenance
-from benchmark.sampling_tensor import sampling_for_lambdas
+from methods.edge_based.sampling_tensor import sampling_for_lambdas
 
 DEFAULT_LAMS: Tuple[float, ...] = (0.0, 0.5, 1.0, math.inf)
 DEFAULT_SIZE_LR: Tuple[int, int] = (8, 16)

@@ -25,7 +25,7 @@ import torch.nn as nn
 
 from benchmark.errors import DsbenchError
 from benchmark.registry import METHODS
-from benchmark.sampling import Size, resample, uniform_grid
+from benchmark.ops.sampling import Size, resample, uniform_grid
 from methods.base import DownsamplingMethod, MethodConfig
 
 

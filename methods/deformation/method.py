@@ -2,14 +2,14 @@
 
 A small CNN (the deformation module, A.7) looks at a uniformly downsampled copy of the image
 and predicts a sampling density ``d`` (softmax over positions) at once or twice the low-res size;
-the deformed sampler (eq. 3, :func:`benchmark.deformation.deformed_grid`) turns ``d`` into a
+the deformed sampler (eq. 3, :func:`methods.deformation.sampler.deformed_grid`) turns ``d`` into a
 sampling grid; the module trains with the segmentation network through ``grid_sample``.
 
 ``deformation`` ("Ours - joint loss"): segmentation loss + gamma x edge loss (eq. 4), the edge
 loss pulling ``d`` towards the blurred label edges of the uniformly downsampled label.
 ``deformation_single`` ("Ours - single loss"): the same with gamma = 0.
 
-Choices where the paper is silent (all in :mod:`benchmark.deformation` or below):
+Choices where the paper is silent (all in :mod:`methods.deformation.sampler` or below):
 
 * Border rule of eq. 3: mirrored density, linearly extended coordinates (grid spans the image).
 * ``d`` is mixed with a tiny uniform density (``density_floor``) so every kernel window has
@@ -31,11 +31,10 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from benchmark.deformation import auto_sigma, deformed_grid, edge_target
+from methods.deformation.sampler import auto_sigma, deformed_grid, edge_target
 from benchmark.errors import DsbenchError
 from benchmark.registry import METHODS
-from benchmark.sampling import ALIGN_CORNERS, IGNORE_INDEX, Size, check_size, downsample_labels, resample, uniform_grid
-import benchmark.nearest_unsample  # noqa: F401  (registers UNSAMPLERS["nearest"])
+from benchmark.ops.sampling import ALIGN_CORNERS, IGNORE_INDEX, Size, check_size, downsample_labels, resample, uniform_grid
 from methods.base import DownsamplingMethod, MethodConfig
 
 SEG_LOSSES = ("ce", "focal")

@@ -28,7 +28,7 @@ import torch.nn.functional as F
 
 from benchmark.errors import DsbenchError
 from benchmark.metrics.confusion import ConfusionMatrix, miou_from_confusion
-from benchmark.sampling import IGNORE_INDEX, Size, check_size, downsample_labels, unsample
+from benchmark.ops.sampling import IGNORE_INDEX, Size, check_size, downsample_labels, unsample
 
 
 def reconstruct_labels(labels_hr: torch.Tensor, grid_lr: torch.Tensor, num_classes: int,

@@ -3,7 +3,7 @@
 19-class logits on a realistic non-uniform grid (the ground-truth sampling tensor of a synthetic
 street-like label map, lambda = 1) brought back to full resolution three ways, side by side on
 the same inputs: ``scipy.interpolate.griddata(method="linear")`` (Delaunay + barycentric, the
-paper's implementation), ours (:func:`benchmark.barycentric.unsample_barycentric`: the native
+paper's implementation), ours (:func:`benchmark.ops.barycentric.unsample_barycentric`: the native
 kernel, grid in and logits out, nothing precomputed), and ``F.interpolate(bilinear)`` producing
 the same output size (the floor). Ours and the floor both return a fresh contiguous
 ``(B, C, H, W)`` tensor, so both pay for faulting in the output pages. The pure-torch path (what
@@ -19,10 +19,10 @@ import torch
 import torch.nn.functional as F
 
 from benchmark import native
-from benchmark.barycentric import barycentric_weights, blend, unsample_barycentric
+from benchmark.ops.barycentric import barycentric_weights, blend, unsample_barycentric
 from benchmark.perf import PERF, PerfResult, best_of
-from benchmark.sampling import grid_to_pixels, tensor_to_grid
-from benchmark.sampling_tensor import sampling_tensor
+from benchmark.ops.sampling import grid_to_pixels, tensor_to_grid
+from methods.edge_based.sampling_tensor import sampling_tensor
 
 
 def street_labels(H: int, W: int, seed: int = 0) -> np.ndarray:
