@@ -101,8 +101,8 @@ def cmd_flops(args: argparse.Namespace) -> int:
         out = cost_of_run(args.run, device=args.device, latency=not args.no_latency)
         print(f"wrote {out}")
         return 0
-    if not (args.model and args.resolution):
-        raise DsbenchError("flops needs --run RUN, or --model NET --resolution HxW (and optionally --method, --image-size)")
+    if not (args.model and args.method and args.resolution):
+        raise DsbenchError("flops needs --run RUN, or --model NET --method METHOD --resolution HxW (and optionally --image-size)")
     cost = cost_of_model(args.model, method=args.method, resolution=args.resolution, image_size=args.image_size,
                          encoder=args.encoder, dataset=args.dataset, method_options=parse_options(args.option))
     if args.json:
@@ -214,32 +214,39 @@ def cmd_perf(args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_priors(args: argparse.Namespace) -> int:
-    from methods.soft_labels.priors import priors_to_csv
+def cmd_prepare(args: argparse.Namespace) -> int:
+    import methods  # noqa: F401  registers every method
+    from benchmark.registry import METHODS
 
-    out = priors_to_csv(args.dataset, args.root, args.out, split=args.split)
-    print(f"wrote {out}")
-    return 0
-
-
-def cmd_sampling_points(args: argparse.Namespace) -> int:
-    from benchmark.results import write_rows
-    from methods.edge_based.sampling_points import sampling_points_rows
-
-    rows = sampling_points_rows(args.dataset, args.root, args.split, args.index, args.size,
-                                target_classes=args.target_classes)
-    write_rows(args.out, rows)
-    print(f"wrote {args.out}")
-    return 0
-
-
-def cmd_train_aux(args: argparse.Namespace) -> int:
-    from methods.edge_based.method import train_aux_net
-
-    result = train_aux_net(args.dataset, args.root, args.out, size_in=args.size_in, size_out=args.size_out,
-                           iters=args.iters, batch_size=args.batch_size, seed=args.seed, lam=args.lam,
-                           target_classes=args.target_classes, features=args.features)
+    method = METHODS.get(args.method)
+    step = method.preparation
+    if step is None:
+        raise DsbenchError(f"method {args.method!r} has no preparation step; train it directly with `dsbench train`")
+    settings = step.settings(parse_options(args.setting), where="--setting")
+    result = step.run(args.dataset, args.root, args.out, **settings)
     print(json.dumps(result))
+    return 0
+
+
+# Verbs that existed before `dsbench study NAME`: each names a study.
+STUDY_ALIASES = {"priors": "priors", "sampling-points": "sampling_points"}
+
+
+def cmd_study(args: argparse.Namespace) -> int:
+    import methods  # noqa: F401  registers every method family's studies
+    from benchmark.registry import STUDIES
+
+    name = STUDY_ALIASES.get(args.verb) or args.name
+    study = STUDIES.get(name)
+    parser = argparse.ArgumentParser(prog=f"dsbench study {name}", description=study.help,
+                                     formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    parser.add_argument("--dataset", required=True)
+    parser.add_argument("--root", required=True, help="dataset folder")
+    parser.add_argument("--out", required=True, help="CSV of tidy rows")
+    study.add_arguments(parser)
+    study_args = parser.parse_args(args.args)
+    study.run(study_args)
+    print(f"wrote {study_args.out}")
     return 0
 
 
@@ -293,7 +300,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = verb("flops", cmd_flops, "count the cost of a run (appends RUN/cost.csv) or of an untrained pipeline")
     p.add_argument("--run", default=None)
     p.add_argument("--model", default=None)
-    p.add_argument("--method", default="uniform")
+    p.add_argument("--method", default=None, help="registered method (with --model)")
     p.add_argument("--encoder", default=None)
     p.add_argument("--dataset", default="synthcity")
     p.add_argument("--resolution", type=parse_size, default=None)
@@ -355,35 +362,21 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--quick", action="store_true", help="smaller inputs (smoke test)")
     p.add_argument("--threads", type=int, default=0, help="torch intra-op threads (default: torch's own choice)")
 
-    p = verb("priors", cmd_priors, "class priors and prior discrepancy after downsampling (Alcover-Couso eq. 5)")
+    p = verb("prepare", cmd_prepare,
+             "run a method's preparation step, once per dataset (e.g. Marin's auxiliary net)")
+    p.add_argument("method", help="registered method with a preparation step")
     p.add_argument("--dataset", required=True)
     p.add_argument("--root", required=True)
-    p.add_argument("--out", required=True)
-    p.add_argument("--split", default="train")
+    p.add_argument("--out", required=True, help="the artifact (checkpoint) to write")
+    p.add_argument("--setting", action="append", default=[], metavar="KEY=VALUE",
+                   help="override a setting of the step (JSON values), e.g. --setting iters=300")
 
-    p = verb("sampling-points", cmd_sampling_points,
-             "ground-truth sampling points of one image for lambda = 0, 0.5, 1, inf (Marin Fig 3)")
-    p.add_argument("--dataset", required=True)
-    p.add_argument("--root", required=True)
-    p.add_argument("--split", default="val")
-    p.add_argument("--index", type=int, default=0)
-    p.add_argument("--size", type=parse_size, default=(8, 16), help="sampling grid HxW")
-    p.add_argument("--target-classes", nargs="+", default=None)
-    p.add_argument("--out", required=True)
-
-    p = verb("train-aux", cmd_train_aux, "train the edge-based auxiliary network (Marin Fig 6)")
-    p.add_argument("--dataset", required=True)
-    p.add_argument("--root", required=True)
-    p.add_argument("--out", required=True, help="checkpoint path")
-    p.add_argument("--size-in", type=parse_size, default=(32, 64))
-    p.add_argument("--size-out", type=parse_size, default=(8, 16))
-    p.add_argument("--iters", type=int, default=500)
-    p.add_argument("--batch-size", type=int, default=16)
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--lam", type=float, default=1.0, help="lambda of energy (2)")
-    p.add_argument("--features", type=int, default=256,
-                   help="channels of every double U-Net layer (the paper's 256; smaller trains faster on CPU)")
-    p.add_argument("--target-classes", nargs="+", default=None, help="class names whose boundaries attract samples")
+    p = verb("study", cmd_study, "run a dataset study a method family declares (priors, sampling_points)")
+    p.add_argument("name", help="registered study")
+    p.add_argument("args", nargs=argparse.REMAINDER, help="--dataset D --root DIR --out FILE.csv and the study's options")
+    for alias, name in STUDY_ALIASES.items():
+        p = verb(alias, cmd_study, f"alias of `dsbench study {name}`")
+        p.add_argument("args", nargs=argparse.REMAINDER, help="--dataset D --root DIR --out FILE.csv and the study's options")
     return parser
 
 

@@ -263,7 +263,7 @@ def _natural(key: Tuple[str, ...]) -> Tuple[Tuple[int, float, str], ...]:
 
 
 def describe_key(row: Mapping[str, Any], with_metric: bool = True) -> str:
-    """``synthcity/val edge_based deeplab 64x128 seed 0 miou stage=total``."""
+    """``synthcity/val my_method deeplab 64x128 seed 0 miou stage=total``."""
     where = f"{key_text(row['dataset'])}/{key_text(row['split'])}".rstrip("/")
     parts = [where, key_text(row["method"]), key_text(row["model"])]
     if key_text(row["height"]):

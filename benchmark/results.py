@@ -203,7 +203,7 @@ METRICS: Dict[str, str] = {
     "asa": "fraction",                   # superpixels: achievable segmentation accuracy
     "boundary_recall": "fraction",
     "boundary_precision": "fraction",
-    # Marin Fig 3 (methods/edge_based/sampling_points.py): one ground-truth sampling point per row, its
+    # Marin Fig 3 (the sampling points study of its method family): one ground-truth sampling point per row, its
     # index in size_bin (row-major over the h x w grid, height/width columns), stage "lambda=<lam>".
     "sampling_point_row": "px",
     "sampling_point_col": "px",

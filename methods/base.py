@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import abc
 import dataclasses
-from typing import Any, ClassVar, Dict, Mapping, Optional, Type
+from typing import Any, Callable, ClassVar, Dict, Mapping, Optional, Tuple, Type
 
 import torch
 import torch.nn as nn
@@ -18,6 +18,43 @@ import torch.nn.functional as F
 
 from benchmark.errors import DsbenchError
 from benchmark.ops.sampling import IGNORE_INDEX, Size, resample
+
+
+@dataclasses.dataclass(frozen=True)
+class Preparation:
+    """A step a method needs once per dataset before its segmentation networks train (Marin's
+    auxiliary net). ``run(dataset, root, out, **settings)`` writes the artifact ``out`` (one
+    file) and returns a summary; the method option ``option`` then points at it. ``defaults``
+    lists every setting (the workflow config's ``prepare:`` entries override them; any other
+    key is an error). Run by ``dsbench prepare METHOD`` and the workflow's ``prepare`` rule."""
+
+    name: str                                 # the artifact's name: <dataset>-<label>-<name>/<name>.pt
+    option: str                               # the method option that receives its path
+    run: Callable[..., Dict[str, Any]]
+    defaults: Mapping[str, Any]
+
+    def settings(self, overrides: Optional[Mapping[str, Any]] = None, where: str = "prepare") -> Dict[str, Any]:
+        """The defaults updated by ``overrides``; an unknown key is a one-line error naming ``where``."""
+        overrides = dict(overrides or {})
+        unknown = sorted(set(overrides) - set(self.defaults))
+        if unknown:
+            raise DsbenchError(f"{where}: unknown setting(s) {', '.join(unknown)} for the {self.name} step; "
+                               f"its settings are {', '.join(sorted(self.defaults))}")
+        return {**self.defaults, **overrides}
+
+
+@dataclasses.dataclass(frozen=True)
+class Study:
+    """A dataset-level study a method family declares (no network: Alcover's priors, Marin's Fig 3
+    sampling points). ``run(args)`` writes tidy rows to ``args.out``; every study takes
+    ``--dataset``, ``--root`` and ``--out``, and ``add_arguments`` adds its own options (with
+    defaults). Registered in ``benchmark.registry.STUDIES``; run by ``dsbench study NAME`` and
+    the workflow's ``study`` rule for every study of a method in the matrix."""
+
+    name: str
+    help: str
+    run: Callable[[Any], Any]
+    add_arguments: Callable[[Any], None] = lambda parser: None
 
 
 @dataclasses.dataclass
@@ -37,6 +74,12 @@ class DownsamplingMethod(nn.Module, abc.ABC):
     uses_labels_at_train: ClassVar[bool] = False
     # True only for oracle studies whose sampler needs ground truth at evaluation too.
     uses_labels_at_eval: ClassVar[bool] = False
+    # The track this method belongs to (benchmark.tracks); every DownsamplingMethod is an input resampler.
+    track: ClassVar[str] = "input_downsampling"
+    # A step to run once per dataset before training (its artifact feeds an option), or None.
+    preparation: ClassVar[Optional[Preparation]] = None
+    # Names of the dataset studies (STUDIES) that go with this method in a reproduction.
+    studies: ClassVar[Tuple[str, ...]] = ()
 
     def __init__(self, config: Optional[MethodConfig] = None, **overrides: Any):
         super().__init__()

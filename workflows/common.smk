@@ -65,6 +65,8 @@ wildcard_constraints:
     model="[a-z0-9_]+",
     res="[0-9]+x[0-9]+",
     seed="[0-9]+",
+    step="[a-z0-9_]+",
+    study="[a-z0-9_]+",
 
 
 def run_id(dataset, label, model, res, seed):
@@ -118,40 +120,72 @@ def method_option_args(wildcards):
     )
 
 
-def extra_method_options(wildcards):
-    """Options that point a method at files the DAG made for it (e.g. an auxiliary network)."""
-    entry = method_entry(wildcards.label)
-    if entry.get("aux"):
-        return {"aux_checkpoint": aux_checkpoint(wildcards.dataset, wildcards.label)}
-    return {}
+def method_class(label):
+    """The registered method class of a config label (imports the method families lazily:
+    figures_only runs never need them)."""
+    import methods  # noqa: F401  registers every method
+
+    from benchmark.registry import METHODS
+
+    return METHODS.get(method_entry(label)["method"])
 
 
-def aux_checkpoint(dataset, label):
-    return f"{RUNS}/{dataset}-{label}-aux/aux.pt"
+def prepared_artifact(dataset, label):
+    """The file a method's preparation step makes for a dataset, or None (no step)."""
+    step = method_class(label).preparation
+    if step is None:
+        return None
+    return f"{RUNS}/{dataset}-{label}-{step.name}/{step.name}.pt"
 
 
-def extra_train_inputs(wildcards):
-    entry = method_entry(wildcards.label)
-    return (
-        [aux_checkpoint(wildcards.dataset, wildcards.label)] if entry.get("aux") else []
+def preparation_settings(wildcards):
+    """The step's settings: its defaults, the method entry's prepare:, then prepare_override."""
+    step = method_class(wildcards.label).preparation
+    overrides = {
+        **method_entry(wildcards.label).get("prepare", {}),
+        **MATRIX.get("prepare_override", {}),
+    }
+    settings = step.settings(overrides, where=f"methods.{wildcards.label}.prepare")
+    return " ".join(
+        f"--setting {shlex.quote(f'{k}={json.dumps(v)}')}"
+        for k, v in sorted(settings.items())
     )
 
 
+def extra_method_options(wildcards):
+    """Options that point a method at files the DAG made for it (its preparation step's artifact)."""
+    artifact = prepared_artifact(wildcards.dataset, wildcards.label)
+    if artifact is None:
+        return {}
+    return {method_class(wildcards.label).preparation.option: artifact}
+
+
+def extra_train_inputs(wildcards):
+    artifact = prepared_artifact(wildcards.dataset, wildcards.label)
+    return [artifact] if artifact else []
+
+
+def study_names():
+    """Every study declared by a method in the matrix (e.g. priors, sampling points)."""
+    return sorted(
+        {s for label in MATRIX["methods"] for s in method_class(label).studies}
+    )
+
+
+def study_output(dataset, study):
+    return f"{RUNS}/{dataset}-{study}/metrics.csv"
+
+
 def run_outputs():
-    """Every file `aggregate` collects: per-run rows, plus dataset-level studies (priors, and
-    Marin's Fig 3 sampling points when edge_based is in the matrix)."""
+    """Every file `aggregate` collects: per-run rows, plus the dataset studies of the matrix's methods."""
     outs = []
     for d in run_dirs():
         outs += [f"{d}/metrics.csv", f"{d}/cost.csv", f"{d}/train.csv"]
-    if MATRIX.get("priors", True):
-        outs += [
-            f"{RUNS}/{dataset}-priors/priors.csv" for dataset in MATRIX["datasets"]
-        ]
-    if any(entry["method"] == "edge_based" for entry in MATRIX["methods"].values()):
-        outs += [
-            f"{RUNS}/{dataset}-sampling_points/metrics.csv"
-            for dataset in MATRIX["datasets"]
-        ]
+    outs += [
+        study_output(dataset, s)
+        for dataset in MATRIX["datasets"]
+        for s in study_names()
+    ]
     return outs
 
 

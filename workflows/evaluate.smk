@@ -43,10 +43,12 @@ rule flops:
 # evaluated as they are, so the rows do not depend on this machine's training numerics.
 if MATRIX.get("reference_weights"):
     REFERENCE_WEIGHTS_METRICS = MATRIX["reference_weights_metrics"]
+    # Committed with the repository: relative to it, wherever the DAG runs (snakemake -d DIR).
+    REFERENCE_WEIGHTS = os.path.join(workflow.basedir, MATRIX["reference_weights"])
 
     rule evaluate_reference_weights:
         input:
-            weights=MATRIX["reference_weights"],
+            weights=REFERENCE_WEIGHTS,
             data=[dataset_marker(d) for d in MATRIX["datasets"]],
         output:
             REFERENCE_WEIGHTS_METRICS,

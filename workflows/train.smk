@@ -32,15 +32,15 @@ rule train:
         "--device {params.device} {params.options} --out {params.run} --quiet > {log} 2>&1"
 
 
-rule train_aux:
-    # Marin's auxiliary network: trained once per dataset, before every resolution's
-    # segmentation network, which it feeds through the method option aux_checkpoint.
+rule prepare:
+    # A method's preparation step (Marin's auxiliary network): once per dataset, before every
+    # resolution's segmentation network, which it feeds through the method option it names.
     input:
         data=lambda wc: dataset_marker(wc.dataset),
     output:
-        f"{RUNS}/{{dataset}}-{{label}}-aux/aux.pt",
+        f"{RUNS}/{{dataset}}-{{label}}-{{step}}/{{step}}.pt",
     log:
-        f"{LOGS}/train_aux/{{dataset}}-{{label}}.log",
+        f"{LOGS}/prepare/{{dataset}}-{{label}}-{{step}}.log",
     conda:
         "../environment.yml"
     threads: THREADS
@@ -48,14 +48,8 @@ rule train_aux:
         gpu=GPU,
     params:
         root=lambda wc: dataset_root(wc.dataset),
-        aux=lambda wc: {
-            "lam": 1.0,
-            "features": 256,
-            **method_entry(wc.label)["aux"],
-            **MATRIX.get("aux_override", {}),
-        },
+        method=lambda wc: method_entry(wc.label)["method"],
+        settings=preparation_settings,
     shell:
-        "OMP_NUM_THREADS={threads} dsbench train-aux --dataset {wildcards.dataset} --root {params.root} "
-        "--out {output} --size-in {params.aux[size_in]} --size-out {params.aux[size_out]} "
-        "--iters {params.aux[iters]} --batch-size {params.aux[batch_size]} "
-        "--lam {params.aux[lam]} --features {params.aux[features]} > {log} 2>&1"
+        "OMP_NUM_THREADS={threads} dsbench prepare {params.method} --dataset {wildcards.dataset} "
+        "--root {params.root:q} --out {output:q} {params.settings} > {log:q} 2>&1"

@@ -38,7 +38,7 @@ class RunConfig:
     device: str = "auto"
     weights: Optional[str] = None           # local checkpoint for the segmentation network
     run_id: str = ""
-    label: str = ""                         # name in result rows (a method variant, e.g. edge_sim_r4)
+    label: str = ""                         # name in result rows (a method variant of a sweep)
 
     def __post_init__(self) -> None:
         self.label = self.label or self.method

@@ -13,8 +13,8 @@ Conventions
   true class, counted in the extra last column of the ``(K, K + 1)`` confusion matrix of
   :mod:`benchmark.metrics.confusion`. Ignore pixels of Y are not evaluated.
 * The grid is the method's own: learned samplers run on the image (no gradient, in eval mode; the
-  caller's mode is restored afterwards), label-driven samplers (oracles, e.g.
-  ``edge_sim``) get the labels. Metric name ``miou_intrinsic``.
+  caller's mode is restored afterwards), label-driven samplers (oracles that simulate an
+  ideal sampler from ground truth) get the labels. Metric name ``miou_intrinsic``.
 
 Never imports a method: ``method`` is any object with ``sampler`` and ``unsample_mode``.
 """

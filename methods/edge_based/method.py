@@ -32,9 +32,9 @@ from benchmark.io import atomic_write
 from benchmark.registry import METHODS
 from benchmark.ops.sampling import Size, check_size, resample, tensor_to_grid, uniform_grid
 from methods.edge_based.sampling_tensor import project_onto_constraints, sampling_tensor, uniform_tensor
-from methods.base import DownsamplingMethod, MethodConfig
+from methods.base import DownsamplingMethod, MethodConfig, Preparation
 
-TRAIN_COMMAND = "dsbench train-aux --dataset DATASET --out CHECKPOINT"
+TRAIN_COMMAND = "dsbench prepare edge_based --dataset DATASET --root ROOT --out CHECKPOINT"
 CHECKPOINT_FORMAT = 1
 
 
@@ -227,7 +227,7 @@ def train_aux_net(dataset_name: str, root: Union[str, os.PathLike], out_path: Un
                   size_in: Size = (32, 64), size_out: Size = (8, 16), iters: int = 500, batch_size: int = 16,
                   seed: int = 0, lam: float = 1.0, target_classes: Optional[Sequence[Union[int, str]]] = None,
                   features: int = 256, split: str = "train") -> Dict[str, Any]:
-    """``dsbench train-aux``: train the aux net on a dataset's training split (one per dataset)."""
+    """Train the aux net on a dataset's training split (one per dataset; ``dsbench prepare edge_based``)."""
     from benchmark.data import build_dataset
 
     dataset = build_dataset(dataset_name, root, split)
@@ -243,6 +243,28 @@ def train_aux_net(dataset_name: str, root: Union[str, os.PathLike], out_path: Un
     return metrics
 
 
+def prepare_aux_net(dataset: str, root: Union[str, os.PathLike], out: Union[str, os.PathLike], *,
+                    size_in: str, size_out: str, **settings: Any) -> Dict[str, Any]:
+    """The edge_based preparation step: sizes as ``HxW`` text, as the workflow config writes them."""
+    return train_aux_net(dataset, root, out, size_in=parse_hxw(size_in, "size_in"),
+                         size_out=parse_hxw(size_out, "size_out"), **settings)
+
+
+def parse_hxw(text: Any, key: str) -> Size:
+    try:
+        h, w = (int(v) for v in str(text).lower().split("x"))
+        return check_size((h, w), key)
+    except ValueError:
+        raise DsbenchError(f"prepare setting {key}={text!r} is not HxW; write e.g. 32x64") from None
+
+
+# The settings of Marin's aux net (Fig 6): the paper's 256 channels, 500 iterations.
+AUX_NET = Preparation(name="aux", option="aux_checkpoint", run=prepare_aux_net, defaults={
+    "size_in": "32x64", "size_out": "8x16", "iters": 500, "batch_size": 16, "lam": 1.0, "features": 256,
+    "seed": 0, "target_classes": None,
+})
+
+
 # -- the method ------------------------------------------------------------------------------------
 @METHODS.register("edge_based")
 class EdgeBased(DownsamplingMethod):
@@ -252,10 +274,12 @@ class EdgeBased(DownsamplingMethod):
     name = "edge_based"
     label_mode = "nearest"
     unsample_mode = "barycentric"
+    preparation = AUX_NET
+    studies = ("sampling_points",)
 
     @dataclasses.dataclass
     class Config(MethodConfig):
-        aux_checkpoint: str = ""                 # trained aux net (`dsbench train-aux`)
+        aux_checkpoint: str = ""                 # trained aux net (`dsbench prepare edge_based`)
         lam: float = 1.0                         # lambda of energy (2) for the aux net's targets
         target_classes: Optional[Tuple[Union[int, str], ...]] = None  # None: all classes
 
@@ -269,7 +293,7 @@ class EdgeBased(DownsamplingMethod):
             self._load(self.config.aux_checkpoint)
 
     def _load(self, path: str) -> None:
-        # The aux net's input and output sizes are the checkpoint's own (set by `dsbench train-aux`).
+        # The aux net's input and output sizes are the checkpoint's own (set by its preparation step).
         net, meta = load_aux_checkpoint(path)
         self.aux_net = net
         self.aux_meta = meta

@@ -23,8 +23,10 @@ from typing import Any, Dict, Iterable, List, Mapping, Optional, Sequence, Tuple
 import numpy as np
 
 from benchmark.errors import DsbenchError
+from benchmark.registry import STUDIES
 from benchmark.results import METRICS, make_row
 from benchmark.results import provenance as current_provenance
+from methods.base import Study
 from methods.edge_based.sampling_tensor import sampling_for_lambdas
 
 DEFAULT_LAMS: Tuple[float, ...] = (0.0, 0.5, 1.0, math.inf)
@@ -118,5 +120,26 @@ def sampling_points_rows(dataset: str, root: Union[str, os.PathLike, None], spli
         labels, (h, w), lams, target_classes, identity={**default_identity, **dict(identity or {})},
         provenance=current_provenance(config=settings) if provenance is None else provenance)
 
+
+def _add_arguments(parser: Any) -> None:
+    from benchmark.cli import parse_size
+
+    parser.add_argument("--split", default="val", help="split of the image (default: %(default)s)")
+    parser.add_argument("--index", type=int, default=0, help="image index in the split (default: %(default)s)")
+    parser.add_argument("--size", type=parse_size, default=DEFAULT_SIZE_LR,
+                        help="sampling grid HxW (default: %(default)s)")
+    parser.add_argument("--target-classes", nargs="+", default=None, help="class names whose boundaries attract points")
+
+
+def _run(args: Any) -> Any:
+    from benchmark.results import write_rows
+
+    return write_rows(args.out, sampling_points_rows(args.dataset, args.root, args.split, args.index, args.size,
+                                                     target_classes=args.target_classes))
+
+
+STUDIES.register("sampling_points", Study(
+    "sampling_points", "ground-truth sampling points of one image for lambda = 0, 0.5, 1, inf (Marin Fig 3)",
+    _run, _add_arguments))
 
 __all__ = ["DEFAULT_LAMS", "DEFAULT_SIZE_LR", "lambda_stage", "sampling_points_from_labels", "sampling_points_rows"]

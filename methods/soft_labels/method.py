@@ -34,6 +34,7 @@ class SoftLabels(DownsamplingMethod):
     """Uniform grid; bilinear colour and soft-bilinear labels (paired kernels); KL loss, MC on."""
 
     name = "soft_labels"
+    studies = ("priors",)
     Config = SoftLabelsConfig
 
     def __init__(self, config: Optional[SoftLabelsConfig] = None, **overrides: Any):

@@ -21,8 +21,10 @@ import numpy as np
 import torch
 
 from benchmark.errors import DsbenchError
+from benchmark.registry import STUDIES
 from benchmark.results import make_row, write_rows
 from benchmark.ops.sampling import IGNORE_INDEX, uniform_grid
+from methods.base import Study
 from benchmark.ops.soft_labels import LABEL_MODES, cell_centred_grid, sample_labels
 
 DEFAULT_SCALES: Tuple[float, ...] = (1 / 8, 1 / 4, 1 / 2)
@@ -150,3 +152,12 @@ def priors_to_csv(dataset: str, root: os.PathLike, out: os.PathLike, split: str 
     """Body of ``dsbench priors --dataset D --root DIR --out FILE.csv``; returns the file written."""
     write_rows(out, compute_priors(dataset, root, split, **options))
     return Path(out)
+
+
+def _add_arguments(parser: Any) -> None:
+    parser.add_argument("--split", default="train", help="split the priors are measured on (default: %(default)s)")
+
+
+STUDIES.register("priors", Study(
+    "priors", "class priors and prior discrepancy after downsampling (Alcover-Couso eq. 5)",
+    lambda args: priors_to_csv(args.dataset, args.root, args.out, split=args.split), _add_arguments))

@@ -90,7 +90,7 @@ def test_unknown_method_option(capsys, tiny_city, tmp_path):
 def test_flops_of_untrained_pipeline_json(capsys):
     import json
 
-    assert main(["flops", "--model", "fcn32", "--encoder", "resnet18", "--resolution", "64x128", "--json"]) == 0
+    assert main(["flops", "--model", "fcn32", "--method", "uniform", "--encoder", "resnet18", "--resolution", "64x128", "--json"]) == 0
     cost = json.loads(capsys.readouterr().out)
     assert cost["flops"] == 2 * cost["macs"] and set(cost["stages"]) == {"sampler", "network", "unsampler"}
     assert cost["macs"] == sum(s["macs"] for s in cost["stages"].values())

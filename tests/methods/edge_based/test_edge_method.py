@@ -56,7 +56,7 @@ def test_paper_width_is_256_features():
 def test_refuses_without_checkpoint():
     method = METHODS.get("edge_based")()
     images, _ = scenes(1)
-    with pytest.raises(DsbenchError, match="aux_checkpoint.*train-aux"):
+    with pytest.raises(DsbenchError, match="aux_checkpoint.*dsbench prepare edge_based"):
         method.sampler(images, (8, 16))
     with pytest.raises(DsbenchError, match="does not exist"):
         EdgeBased.from_options({"aux_checkpoint": "/nonexistent/aux.pt"})
