@@ -179,7 +179,8 @@ def test_generated_label_colliding_with_an_entry_is_rejected():
 def test_generated_labels_colliding_inside_one_grid_are_rejected():
     # 1 and 1.0 are different YAML values but the same label.
     message = error_of(with_methods(deformation={"method": "deformation", "grid": {"input_scale": [1, 1.0]}}))
-    assert message.startswith("methods.deformation.grid.input_scale[1]:") and "deformation_input_scale1 twice" in message
+    assert message.startswith("methods.deformation.grid.input_scale[1]:")
+    assert "deformation_input_scale1 twice" in message
 
 
 def test_generated_labels_colliding_across_entries_are_rejected():
