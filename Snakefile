@@ -1,6 +1,6 @@
 # dsbench: the whole reproduction. `snakemake --cores all` runs every method x model x
 # resolution x seed of workflows/config.yaml; see README.md for targets and profiles.
-from snakemake.utils import min_version, validate
+from snakemake.utils import min_version
 
 min_version("8.0")
 
@@ -12,7 +12,7 @@ configfile: f"{workflow.basedir}/workflows/config.yaml"
 report: "workflows/report/workflow.rst"
 
 
-validate(config, "workflows/schema/config.schema.yaml")
+# Validated by workflows/common.smk (benchmark/matrix.py) after the experiment is applied.
 
 
 include: "workflows/common.smk"

@@ -10,16 +10,19 @@ def parse_size(text):
 
 
 FIGURES_ONLY = str(config.get("figures_only", False)).lower() in ("1", "true", "yes")
-EXPERIMENT = config.get("experiment", "")
-if EXPERIMENT and EXPERIMENT not in config.get("experiments", {}):
-    raise ValueError(
-        f"unknown experiment {EXPERIMENT!r}; defined in workflows/config.yaml: "
-        f"{', '.join(sorted(config.get('experiments', {}))) or 'none'}"
-    )
-# A named experiment overrides parts of the matrix (methods, resolutions, seeds, train, ...).
-MATRIX = dict(config)
-if EXPERIMENT:
-    MATRIX.update(config["experiments"][EXPERIMENT])
+# The run matrix: the named experiment's overrides applied, grids expanded into labelled
+# variants, then validated (benchmark/matrix.py). Its one-line errors name the config key and the
+# fix; raised as a WorkflowError from None so Snakemake prints them without a traceback.
+from snakemake.exceptions import WorkflowError
+
+from benchmark.errors import DsbenchError
+from benchmark.matrix import build_matrix
+
+try:
+    MATRIX = build_matrix(config)
+except DsbenchError as error:
+    raise WorkflowError(f"invalid config: {error}") from None
+EXPERIMENT = MATRIX.get("experiment") or ""
 
 
 def check_matrix_names(matrix):

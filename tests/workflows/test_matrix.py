@@ -1,0 +1,297 @@
+"""benchmark.matrix: the named experiment applied, then grids expanded, then the matrix that will
+run validated; one-line errors naming the key as written. Fast: no Snakemake runs."""
+import copy
+import itertools
+from pathlib import Path
+
+import jsonschema
+import pytest
+import yaml
+
+from benchmark.errors import DsbenchError
+from benchmark.matrix import build_matrix, label_word, load_schema, run_keys
+
+ROOT = Path(__file__).resolve().parents[2]
+SHIPPED = yaml.safe_load((ROOT / "workflows/config.yaml").read_text())
+
+# The default methods as workflows/config.yaml spelled them before grids (and `aux` -> `prepare`).
+DEFAULT_LABELS = ["uniform", "edge_based", "deformation", "deformation_single", "interpolation",
+                  "edge_sim_r1", "edge_sim_r2", "soft_labels", "soft_labels_mc_off"]
+
+
+def shipped(**top):
+    config = copy.deepcopy(SHIPPED)
+    config.update(top)
+    return config
+
+
+def error_of(config):
+    with pytest.raises(DsbenchError) as caught:
+        build_matrix(config)
+    message = str(caught.value)
+    assert "\n" not in message
+    return message
+
+
+def methods_of(experiment):
+    return build_matrix(shipped(experiment=experiment))["methods"]
+
+
+def test_schema_is_a_valid_2020_12_schema():
+    jsonschema.Draft202012Validator.check_schema(load_schema())
+
+
+# --- the shipped config: same run matrix as before grids ---------------------------------------
+
+
+def test_default_matrix_is_the_one_before_grids():
+    matrix = build_matrix(shipped())
+    resolutions = ["16x32", "32x64", "64x128", "128x256"]
+    assert run_keys(matrix) == list(itertools.product(["synthcity"], DEFAULT_LABELS, ["unet"], resolutions, [0]))
+    assert matrix["train"] == {"iters": 150, "batch_size": 4, "lr": 0.001, "checkpoint_every": 100}
+    assert matrix["methods"]["edge_based"] == {
+        "method": "edge_based",
+        "prepare": {"size_in": "32x64", "size_out": "8x16", "iters": 300, "batch_size": 16, "lam": 1.0, "features": 64}}
+    assert matrix["methods"]["edge_sim_r2"] == {"method": "edge_sim", "options": {"radius": 2}}
+    assert "prepare_override" not in matrix
+
+
+def test_ci_matrix_is_the_one_before_grids():
+    matrix = build_matrix(shipped(experiment="ci"))
+    assert run_keys(matrix) == list(itertools.product(["synthcity"], DEFAULT_LABELS, ["unet"], ["16x32", "32x64"], [0]))
+    assert matrix["runs_dir"] == "results/ci/runs" and matrix["metrics_csv"] == "results/ci/metrics.csv"
+    assert matrix["train"] == {"iters": 40, "batch_size": 4, "lr": 0.001, "checkpoint_every": 20}
+    assert matrix["prepare_override"] == {"iters": 20, "batch_size": 4}
+    assert matrix["reference_weights"] == "results/reference/ci_weights"
+
+
+@pytest.mark.parametrize("name", sorted(SHIPPED["experiments"]))
+def test_every_shipped_experiment_builds(name):
+    matrix = build_matrix(shipped(experiment=name))
+    assert matrix["experiment"] == name and matrix["methods"]
+    # Every label is a Snakemake wildcard value and a result-row method name.
+    assert all(label.replace("_", "").isalnum() and label.islower() for label in matrix["methods"])
+    assert not any("grid" in entry or "train_grid" in entry for entry in matrix["methods"].values())
+
+
+def test_build_does_not_modify_the_config():
+    config = shipped(experiment="jin_sensitivity")
+    before = copy.deepcopy(config)
+    build_matrix(config)
+    assert config == before
+
+
+def test_jin_sensitivity_runs_the_hand_written_variants_under_the_same_labels():
+    # Before grids: each variant written out, one parameter changed at a time.
+    expected = {
+        "uniform": {"method": "uniform"},
+        "deformation": {"method": "deformation"},
+        "deformation_sigma_frac0p08": {"method": "deformation", "options": {"sigma_frac": 0.08}},
+        "deformation_sigma_frac0p17": {"method": "deformation", "options": {"sigma_frac": 0.17}},
+        "deformation_module_kernel5": {"method": "deformation", "options": {"module_kernel": 5}},
+        "deformation_module_kernel7": {"method": "deformation", "options": {"module_kernel": 7}},
+        "deformation_input_scale0p5": {"method": "deformation", "options": {"input_scale": 0.5}},
+        "deformation_input_scale1": {"method": "deformation", "options": {"input_scale": 1.0}},
+        "deformation_input_scale1p5": {"method": "deformation", "options": {"input_scale": 1.5}},
+        "deformation_gamma50": {"method": "deformation", "options": {"gamma": 50}},
+        "deformation_gamma200": {"method": "deformation", "options": {"gamma": 200}},
+    }
+    methods = methods_of("jin_sensitivity")
+    assert methods == expected
+    assert list(methods) == list(expected)  # DAG and table order kept too
+
+
+def test_jin_edge_sim_radii_runs_the_same_radii_under_generated_labels():
+    assert methods_of("jin_edge_sim_radii") == {
+        "uniform": {"method": "uniform"},
+        **{f"edge_sim_radius{r}": {"method": "edge_sim", "options": {"radius": r}} for r in (1, 2, 4, 8)}}
+
+
+def test_alcover_fig7_runs_the_same_batch_sizes_under_generated_labels():
+    assert methods_of("alcover_fig7_batch") == {
+        f"{method}_batch_size{b}": {"method": method, "train": {"batch_size": b}}
+        for method in ("uniform", "soft_labels") for b in (1, 2, 4, 8)}
+
+
+def test_alcover_table4_keeps_its_explicit_entries():
+    assert list(methods_of("alcover_table4_samplers")) == [
+        "uniform", "uniform_bicubic", "soft_labels", "soft_labels_label_bicubic", "soft_labels_colour_bicubic",
+        "soft_labels_bicubic"]
+
+
+# --- grids ---------------------------------------------------------------------------------------
+
+
+def with_methods(**methods):
+    return shipped(methods=methods)
+
+
+def test_product_grid_labels_join_keys_in_sorted_order():
+    methods = build_matrix(with_methods(deformation={
+        "method": "deformation", "options": {"input_scale": 1.0},
+        "grid": {"sigma_frac": [0.08, 0.17], "gamma": [50, 200]}}))["methods"]
+    assert list(methods) == ["deformation_gamma50_sigma_frac0p08", "deformation_gamma50_sigma_frac0p17",
+                             "deformation_gamma200_sigma_frac0p08", "deformation_gamma200_sigma_frac0p17"]
+    # The entry's fixed options are kept; the grid point is added to them.
+    assert methods["deformation_gamma200_sigma_frac0p08"] == {
+        "method": "deformation", "options": {"input_scale": 1.0, "gamma": 200, "sigma_frac": 0.08}}
+
+
+def test_train_grid_updates_train_and_crosses_the_option_grid():
+    methods = build_matrix(with_methods(soft_labels={
+        "method": "soft_labels", "train": {"lr": 0.01},
+        "grid": {"mc": [True, False]}, "train_grid": {"batch_size": [2, 8]}}))["methods"]
+    assert sorted(methods) == ["soft_labels_batch_size2_mcfalse", "soft_labels_batch_size2_mctrue",
+                               "soft_labels_batch_size8_mcfalse", "soft_labels_batch_size8_mctrue"]
+    assert methods["soft_labels_batch_size8_mcfalse"] == {
+        "method": "soft_labels", "options": {"mc": False}, "train": {"lr": 0.01, "batch_size": 8}}
+
+
+def test_a_list_of_grids_is_expanded_one_grid_after_another():
+    methods = build_matrix(with_methods(edge_sim={
+        "method": "edge_sim", "grid": [{}, {"radius": [1, 2]}, {"mode": ["soft-bicubic"]}]}))["methods"]
+    assert methods == {"edge_sim": {"method": "edge_sim"},
+                       "edge_sim_radius1": {"method": "edge_sim", "options": {"radius": 1}},
+                       "edge_sim_radius2": {"method": "edge_sim", "options": {"radius": 2}},
+                       "edge_sim_modesoft_bicubic": {"method": "edge_sim", "options": {"mode": "soft-bicubic"}}}
+
+
+@pytest.mark.parametrize("value,word", [
+    (0.08, "0p08"), (1.5, "1p5"), (1.0, "1"), (-0.5, "m0p5"), (-3, "m3"), (200, "200"), (1e-05, "1em05"),
+    (True, "true"), (False, "false"), ("bicubic", "bicubic"), ("soft-bicubic", "soft_bicubic")])
+def test_values_are_spelled_as_label_characters(value, word):
+    assert label_word(value, ()) == word
+
+
+def test_a_value_that_cannot_be_spelled_is_rejected_naming_it():
+    message = error_of(with_methods(uniform={"method": "uniform", "grid": {"image_mode": ["Bi Cubic"]}}))
+    assert message.startswith("methods.uniform.grid.image_mode[0]:")
+
+
+def test_generated_label_colliding_with_an_entry_is_rejected():
+    message = error_of(with_methods(
+        edge_sim_radius2={"method": "edge_sim", "options": {"radius": 2}},
+        edge_sim={"method": "edge_sim", "grid": {"radius": [1, 2]}}))
+    assert message.startswith("methods.edge_sim.grid.radius[1]: generated label edge_sim_radius2 is also "
+                              "methods.edge_sim_radius2")
+
+
+def test_generated_labels_colliding_inside_one_grid_are_rejected():
+    # 1 and 1.0 are different YAML values but the same label.
+    message = error_of(with_methods(deformation={"method": "deformation", "grid": {"input_scale": [1, 1.0]}}))
+    assert message.startswith("methods.deformation.grid.input_scale[1]:")
+    assert "deformation_input_scale1 twice" in message
+
+
+def test_generated_labels_colliding_across_entries_are_rejected():
+    message = error_of(with_methods(a={"method": "uniform", "grid": {"b": [1]}},
+                                    a_b1={"method": "uniform", "grid": [{}]}))
+    assert "generated label a_b1 is also methods.a" in message
+
+
+@pytest.mark.parametrize("entry,path", [
+    ({"method": "deformation", "grid": {"sigma_frac": 0.08}}, "methods.deformation.grid.sigma_frac"),
+    ({"method": "deformation", "grid": {"sigma_frac": []}}, "methods.deformation.grid.sigma_frac"),
+    ({"method": "deformation", "grid": [{}, {"sigma_frac": 0.08}]}, "methods.deformation.grid[1].sigma_frac"),
+    ({"method": "deformation", "options": {"gamma": 1}, "grid": {"gamma": [50]}}, "methods.deformation.grid.gamma"),
+    ({"method": "deformation", "train_grid": {"batch_sze": [1]}}, "methods.deformation.train_grid.batch_sze"),
+    ({"method": "deformation", "train_grid": {"batch_size": [4, 0]}}, "methods.deformation.train_grid.batch_size[1]"),
+    ({"method": "deformation", "train": {"iters": 5}, "train_grid": {"iters": [1]}},
+     "methods.deformation.train_grid.iters"),
+])
+def test_bad_grids_are_named_where_they_were_written(entry, path):
+    assert error_of(with_methods(deformation=entry)).startswith(f"{path}:")
+
+
+def test_grids_inside_an_experiment_are_named_under_the_experiment():
+    config = shipped(experiment="alcover_fig7_batch")
+    config["experiments"]["alcover_fig7_batch"]["methods"]["uniform"]["train_grid"]["batch_size"] = [1, -2]
+    assert error_of(config).startswith("experiments.alcover_fig7_batch.methods.uniform.train_grid.batch_size[1]:")
+
+
+# --- validation: after the merge, every level closed, readable ----------------------------------
+
+
+@pytest.mark.parametrize("key,value", [("iters", 0), ("batch_size", -4), ("checkpoint_every", 0), ("lr", 0),
+                                       ("lr", float("inf")), ("iters", 1.5)])
+def test_experiment_train_overrides_are_validated_naming_the_experiment_key(key, value):
+    config = shipped(experiment="ci")
+    config["experiments"]["ci"]["train"][key] = value
+    assert error_of(config).startswith(f"experiments.ci.train.{key}:")
+
+
+def test_an_experiment_is_checked_even_when_another_one_runs():
+    config = shipped()
+    config["experiments"]["low_res_long"]["train"]["batch_size"] = -4
+    assert error_of(config).startswith("experiments.low_res_long.train.batch_size:")
+
+
+def test_an_experiment_train_replaces_the_whole_train_so_it_must_be_complete():
+    config = shipped(experiment="ci")
+    config["experiments"]["ci"]["train"] = {"iters": 40}
+    assert error_of(config).startswith("experiments.ci.train.batch_size: required key is missing")
+
+
+@pytest.mark.parametrize("where,path", [
+    (lambda c: c, "resolution"),
+    (lambda c: c["datasets"]["synthcity"], "datasets.synthcity.resolution"),
+    (lambda c: c["models"]["unet"], "models.unet.resolution"),
+    (lambda c: c["methods"]["deformation"], "methods.deformation.resolution"),
+    (lambda c: c["methods"]["deformation"].setdefault("train", {}), "methods.deformation.train.resolution"),
+    (lambda c: c["train"], "train.resolution"),
+    (lambda c: c["experiments"]["ci"], "experiments.ci.resolution"),
+    (lambda c: c["experiments"]["jin_sensitivity"]["methods"]["deformation"],
+     "experiments.jin_sensitivity.methods.deformation.resolution"),
+])
+def test_unknown_keys_are_rejected_at_every_level_naming_the_key(where, path):
+    config = shipped()
+    where(config)["resolution"] = "16x32"
+    message = error_of(config)
+    assert message.startswith(f"{path}: unknown key")
+
+
+def test_unknown_key_suggests_the_close_one():
+    config = shipped()
+    config["datasets"]["synthcity"]["sized"] = config["datasets"]["synthcity"].pop("size")
+    assert "did you mean size?" in error_of(config)
+
+
+def test_the_old_aux_key_is_now_an_unknown_key():
+    config = shipped()
+    config["methods"]["edge_based"]["aux"] = config["methods"]["edge_based"].pop("prepare")
+    assert error_of(config).startswith("methods.edge_based.aux: unknown key")
+
+
+def test_hex_looking_resolution_is_rejected_with_a_hint_to_quote_it():
+    config = shipped(**yaml.safe_load("resolutions: [0x32]"))
+    assert config["resolutions"] == [50]  # what YAML makes of it
+    message = error_of(config)
+    assert message.startswith("resolutions[0]:") and "quote it" in message and "0x32" in message
+
+
+@pytest.mark.parametrize("resolutions", [["16x32", "0x32"], ["16X32"], ["16x"]])
+def test_resolutions_must_be_hxw_strings(resolutions):
+    assert error_of(shipped(resolutions=resolutions)).startswith(f"resolutions[{len(resolutions) - 1}]:")
+
+
+@pytest.mark.parametrize("seeds", [[-1], [0.5], ["0"]])
+def test_seeds_are_non_negative_integers(seeds):
+    assert error_of(shipped(seeds=seeds)).startswith("seeds[0]:")
+
+
+def test_unknown_experiment_lists_the_defined_ones():
+    message = error_of(shipped(experiment="jin_sensitivty"))
+    assert message.startswith("experiment: unknown experiment 'jin_sensitivty'")
+    assert "jin_sensitivity" in message and "alcover_fig7_batch" in message
+
+
+def test_prepare_is_free_form_for_the_family_to_check():
+    config = shipped()
+    config["methods"]["edge_based"]["prepare"]["anything"] = [1, 2]
+    assert build_matrix(config)["methods"]["edge_based"]["prepare"]["anything"] == [1, 2]
+
+
+def test_a_missing_top_level_key_is_named():
+    config = shipped()
+    del config["seeds"]
+    assert error_of(config).startswith("seeds: required key is missing")
