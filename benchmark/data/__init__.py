@@ -14,63 +14,20 @@ Usage::
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, field
-from typing import Any, Callable, Dict, Optional, Tuple, Union
+from typing import Any, Optional, Tuple, Union
 
 import torch
+from torch.utils.data import Dataset
 
 from benchmark.data.cityscapes import CITYSCAPES_HINT, CityscapesSegmentation, Transform
-from benchmark.data.labels import CLASS_NAMES, COLORS, IGNORE_INDEX, LABEL_ID, NUM_CLASSES, TRAIN_ID
+from benchmark.data.labels import CLASS_NAMES, COLORS, IGNORE_INDEX, NUM_CLASSES
+from benchmark.data.spec import DatasetSpec
 from benchmark.data.synthcity import SYNTHCITY_CLASSES, make_synthcity
 from benchmark.errors import DsbenchError
 from benchmark.registry import DATASETS
 
 IMAGENET_MEAN: Tuple[float, float, float] = (0.485, 0.456, 0.406)
 IMAGENET_STD: Tuple[float, float, float] = (0.229, 0.224, 0.225)
-
-
-@dataclass(frozen=True)
-class DatasetSpec:
-    """What every consumer needs to know about a dataset; called, it builds a split."""
-
-    name: str
-    evaluated_classes: Tuple[str, ...]
-    default_root: str
-    setup_hint: str
-    class_names: Tuple[str, ...] = CLASS_NAMES
-    colors: Tuple[Tuple[int, int, int], ...] = COLORS
-    ignore_index: int = IGNORE_INDEX
-    num_classes: int = NUM_CLASSES
-    default_image_size: Tuple[int, int] = (1024, 2048)  # full resolution, for cost before training
-    generator: Optional[Callable[..., Dict[str, Any]]] = field(default=None, repr=False, compare=False)
-
-    @property
-    def has_generator(self) -> bool:
-        return self.generator is not None
-
-    @property
-    def evaluated_train_ids(self) -> Tuple[int, ...]:
-        """trainIds of ``evaluated_classes``, ascending."""
-        return tuple(sorted(TRAIN_ID[name] for name in self.evaluated_classes))
-
-    @property
-    def train_id_to_label_id(self) -> Tuple[int, ...]:
-        """Official labelId of each trainId (to write predictions as Cityscapes labelIds PNGs)."""
-        return tuple(LABEL_ID[name] for name in self.class_names)
-
-    def build(self, root: Union[str, os.PathLike, None], split: str, transform: Optional[Transform] = None,
-              **options: Any) -> CityscapesSegmentation:
-        root = self.default_root if root is None else root
-        return CityscapesSegmentation(root, split, transform=transform, setup_hint=self.setup_hint, **options)
-
-    __call__ = build
-
-    def make(self, root: Union[str, os.PathLike, None] = None, **options: Any) -> Dict[str, Any]:
-        """Generate the dataset under ``root`` (only datasets with a generator)."""
-        if self.generator is None:
-            hint = self.setup_hint.format(root=self.default_root if root is None else root, split="train")
-            raise DsbenchError(f"dataset {self.name!r} cannot be generated; {hint}")
-        return self.generator(self.default_root if root is None else root, **options)
 
 
 SYNTHCITY = DATASETS.register("synthcity", DatasetSpec(
@@ -90,7 +47,7 @@ CITYSCAPES = DATASETS.register("cityscapes", DatasetSpec(
 
 
 def build_dataset(name: str, root: Union[str, os.PathLike, None], split: str,
-                  transform: Optional[Transform] = None, **options: Any) -> CityscapesSegmentation:
+                  transform: Optional[Transform] = None, **options: Any) -> Dataset:
     """The ``split`` of registered dataset ``name`` under ``root`` (None: its default root)."""
     return DATASETS.get(name).build(root, split, transform=transform, **options)
 
