@@ -1,15 +1,20 @@
-"""Datasets: specs registered in ``DATASETS``, the Cityscapes-layout loader, synthcity.
+"""Datasets: specs registered in ``DATASETS``, the Cityscapes-layout loader, synthcity, cards.
 
-Every dataset reads exactly like Cityscapes: 19 classes in trainId order (``CLASS_NAMES``),
-255 = ignore, samples from :class:`CityscapesSegmentation`. A dataset that contains only some
-classes lists them in ``evaluated_classes``; metrics average over those (the others never
-occur, so their IoU is undefined).
+Every spec (:class:`DatasetSpec`) gives its classes in training-id order (``class_names``,
+``num_classes``), 255 = ignore, and builds splits whose samples are dicts ``image``, ``labels``,
+``instances``, ``id``, ``path``. synthcity and cityscapes use Cityscapes' 19 trainIds and
+:class:`CityscapesSegmentation`; a dataset that contains only some classes lists them in
+``evaluated_classes``; metrics average over those (the others never occur, so their IoU is
+undefined). Dataset cards (:mod:`benchmark.data.cards`) and the public datasets
+(:mod:`benchmark.data.public`, registered here: ade20k, deepglobe_landcover,
+synthia_rand_cityscapes, apolloscape, supervisely_person) bring their own classes.
 
 Usage::
 
     spec = DATASETS.get("synthcity")
     spec.make(root)                                   # generate (datasets with a generator)
     train = build_dataset("synthcity", root, "train", transform=train_transform((256, 512)))
+    register_card("mydata.yaml"); build_dataset("mydata", None, "val")   # a card's dataset
 """
 from __future__ import annotations
 
@@ -21,9 +26,10 @@ from torch.utils.data import Dataset
 
 from benchmark.data.cityscapes import CITYSCAPES_HINT, CityscapesSegmentation, Transform
 from benchmark.data.labels import CLASS_NAMES, COLORS, IGNORE_INDEX, NUM_CLASSES
+from benchmark.data.cards import load_dataset_card, register_card
+from benchmark.data.public import register_mapillary, register_public_datasets
 from benchmark.data.spec import DatasetSpec
 from benchmark.data.synthcity import SYNTHCITY_CLASSES, make_synthcity
-from benchmark.errors import DsbenchError
 from benchmark.registry import DATASETS
 
 IMAGENET_MEAN: Tuple[float, float, float] = (0.485, 0.456, 0.406)
@@ -46,6 +52,10 @@ CITYSCAPES = DATASETS.register("cityscapes", DatasetSpec(
 ))
 
 
+# The public datasets' specs need no data on disk, only their cards and tables.
+PUBLIC_DATASETS = tuple(register_public_datasets())
+
+
 def build_dataset(name: str, root: Union[str, os.PathLike, None], split: str,
                   transform: Optional[Transform] = None, **options: Any) -> Dataset:
     """The ``split`` of registered dataset ``name`` under ``root`` (None: its default root)."""
@@ -62,5 +72,5 @@ def normalize(image: torch.Tensor) -> torch.Tensor:
 
 
 __all__ = ["CITYSCAPES", "CLASS_NAMES", "COLORS", "DATASETS", "CityscapesSegmentation", "DatasetSpec", "IGNORE_INDEX",
-           "IMAGENET_MEAN", "IMAGENET_STD", "NUM_CLASSES", "SYNTHCITY", "build_dataset", "make_synthcity",
-           "normalize"]
+           "IMAGENET_MEAN", "IMAGENET_STD", "NUM_CLASSES", "PUBLIC_DATASETS", "SYNTHCITY", "build_dataset",
+           "load_dataset_card", "make_synthcity", "normalize", "register_card", "register_mapillary"]

@@ -39,7 +39,6 @@ from __future__ import annotations
 
 import colorsys
 import os
-import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence, Tuple, Union
