@@ -195,7 +195,7 @@ def _schema_message(error: Any, source: str) -> str:
         where = f"{key}.{name}" if error.absolute_path else name
         example = _EXAMPLES.get(name, fix)
         return f"card {source}: key {where} is missing; add it, e.g. {example}"
-    if kind == "propertyNames":
+    if "propertyNames" in error.schema_path:
         return (f"card {source}: split name {error.instance!r} under {key} is not lowercase snake_case; "
                 f"rename it, e.g. train or val")
     if kind == "enum":
