@@ -320,7 +320,8 @@ def read_card(path: Union[str, os.PathLike]) -> DatasetCard:
     except OSError as error:
         raise DsbenchError(f"card {path}: cannot read it ({error.strerror or error}); check the path") from error
     try:
-        data = yaml.safe_load(text)
+        # The C loader (when built) parses a 150-class card ~10x faster; both are safe loaders.
+        data = yaml.load(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
     except yaml.YAMLError as error:
         mark = getattr(error, "problem_mark", None)
         where = f" at line {mark.line + 1}" if mark is not None else ""

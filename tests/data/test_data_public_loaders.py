@@ -243,6 +243,13 @@ def test_supervisely_person(tmp_path: Path) -> None:
         build_dataset("supervisely_person", root, "all")
 
 
+def test_card_datasets_cannot_be_generated(tmp_path: Path) -> None:
+    with pytest.raises(DsbenchError) as error:
+        DATASETS.get("ade20k").make(tmp_path)
+    message = str(error.value)
+    assert "cannot be generated" in message and f"{tmp_path}/annotations/training/{{stem}}.png" in message
+
+
 def test_missing_roots_say_what_to_put_where(tmp_path: Path) -> None:
     absent = tmp_path / "absent"
     for name, needle in (("ade20k", "images/training/*.jpg"), ("apolloscape", "ColorImage"),
