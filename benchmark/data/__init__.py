@@ -1,76 +1,39 @@
-"""Datasets: specs registered in ``DATASETS``, the Cityscapes-layout loader, synthcity.
+"""Datasets: specs registered in ``DATASETS``, the Cityscapes-layout loader, synthcity, cards.
 
-Every dataset reads exactly like Cityscapes: 19 classes in trainId order (``CLASS_NAMES``),
-255 = ignore, samples from :class:`CityscapesSegmentation`. A dataset that contains only some
-classes lists them in ``evaluated_classes``; metrics average over those (the others never
-occur, so their IoU is undefined).
+Every spec (:class:`DatasetSpec`) gives its classes in training-id order (``class_names``,
+``num_classes``), 255 = ignore, and builds splits whose samples are dicts ``image``, ``labels``,
+``instances``, ``id``, ``path``. synthcity and cityscapes use Cityscapes' 19 trainIds and
+:class:`CityscapesSegmentation`; a dataset that contains only some classes lists them in
+``evaluated_classes``; metrics average over those (the others never occur, so their IoU is
+undefined). Dataset cards (:mod:`benchmark.data.cards`) and the public datasets
+(:mod:`benchmark.data.public`, registered here: ade20k, deepglobe_landcover,
+synthia_rand_cityscapes, apolloscape, supervisely_person) bring their own classes.
 
 Usage::
 
     spec = DATASETS.get("synthcity")
     spec.make(root)                                   # generate (datasets with a generator)
     train = build_dataset("synthcity", root, "train", transform=train_transform((256, 512)))
+    register_card("mydata.yaml"); build_dataset("mydata", None, "val")   # a card's dataset
 """
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, field
-from typing import Any, Callable, Dict, Optional, Tuple, Union
+from typing import Any, Optional, Tuple, Union
 
 import torch
+from torch.utils.data import Dataset
 
 from benchmark.data.cityscapes import CITYSCAPES_HINT, CityscapesSegmentation, Transform
-from benchmark.data.labels import CLASS_NAMES, COLORS, IGNORE_INDEX, LABEL_ID, NUM_CLASSES, TRAIN_ID
+from benchmark.data.labels import CLASS_NAMES, COLORS, IGNORE_INDEX, NUM_CLASSES
+from benchmark.data.cards import load_dataset_card, register_card
+from benchmark.data.public import register_mapillary, register_public_datasets
+from benchmark.data.spec import DatasetSpec
 from benchmark.data.synthcity import SYNTHCITY_CLASSES, make_synthcity
-from benchmark.errors import DsbenchError
 from benchmark.registry import DATASETS
 
 IMAGENET_MEAN: Tuple[float, float, float] = (0.485, 0.456, 0.406)
 IMAGENET_STD: Tuple[float, float, float] = (0.229, 0.224, 0.225)
-
-
-@dataclass(frozen=True)
-class DatasetSpec:
-    """What every consumer needs to know about a dataset; called, it builds a split."""
-
-    name: str
-    evaluated_classes: Tuple[str, ...]
-    default_root: str
-    setup_hint: str
-    class_names: Tuple[str, ...] = CLASS_NAMES
-    colors: Tuple[Tuple[int, int, int], ...] = COLORS
-    ignore_index: int = IGNORE_INDEX
-    num_classes: int = NUM_CLASSES
-    default_image_size: Tuple[int, int] = (1024, 2048)  # full resolution, for cost before training
-    generator: Optional[Callable[..., Dict[str, Any]]] = field(default=None, repr=False, compare=False)
-
-    @property
-    def has_generator(self) -> bool:
-        return self.generator is not None
-
-    @property
-    def evaluated_train_ids(self) -> Tuple[int, ...]:
-        """trainIds of ``evaluated_classes``, ascending."""
-        return tuple(sorted(TRAIN_ID[name] for name in self.evaluated_classes))
-
-    @property
-    def train_id_to_label_id(self) -> Tuple[int, ...]:
-        """Official labelId of each trainId (to write predictions as Cityscapes labelIds PNGs)."""
-        return tuple(LABEL_ID[name] for name in self.class_names)
-
-    def build(self, root: Union[str, os.PathLike, None], split: str, transform: Optional[Transform] = None,
-              **options: Any) -> CityscapesSegmentation:
-        root = self.default_root if root is None else root
-        return CityscapesSegmentation(root, split, transform=transform, setup_hint=self.setup_hint, **options)
-
-    __call__ = build
-
-    def make(self, root: Union[str, os.PathLike, None] = None, **options: Any) -> Dict[str, Any]:
-        """Generate the dataset under ``root`` (only datasets with a generator)."""
-        if self.generator is None:
-            hint = self.setup_hint.format(root=self.default_root if root is None else root, split="train")
-            raise DsbenchError(f"dataset {self.name!r} cannot be generated; {hint}")
-        return self.generator(self.default_root if root is None else root, **options)
 
 
 SYNTHCITY = DATASETS.register("synthcity", DatasetSpec(
@@ -89,8 +52,12 @@ CITYSCAPES = DATASETS.register("cityscapes", DatasetSpec(
 ))
 
 
+# The public datasets' specs need no data on disk, only their cards and tables.
+PUBLIC_DATASETS = tuple(register_public_datasets())
+
+
 def build_dataset(name: str, root: Union[str, os.PathLike, None], split: str,
-                  transform: Optional[Transform] = None, **options: Any) -> CityscapesSegmentation:
+                  transform: Optional[Transform] = None, **options: Any) -> Dataset:
     """The ``split`` of registered dataset ``name`` under ``root`` (None: its default root)."""
     return DATASETS.get(name).build(root, split, transform=transform, **options)
 
@@ -105,5 +72,5 @@ def normalize(image: torch.Tensor) -> torch.Tensor:
 
 
 __all__ = ["CITYSCAPES", "CLASS_NAMES", "COLORS", "DATASETS", "CityscapesSegmentation", "DatasetSpec", "IGNORE_INDEX",
-           "IMAGENET_MEAN", "IMAGENET_STD", "NUM_CLASSES", "SYNTHCITY", "build_dataset", "make_synthcity",
-           "normalize"]
+           "IMAGENET_MEAN", "IMAGENET_STD", "NUM_CLASSES", "PUBLIC_DATASETS", "SYNTHCITY", "build_dataset",
+           "load_dataset_card", "make_synthcity", "normalize", "register_card", "register_mapillary"]
