@@ -10,8 +10,8 @@
   ``skimage.color.rgb2lab``: sRGB, D65, 2 degree observer) and :func:`pixel_coordinates`.
 * Label handling: :func:`labels_one_hot` (arbitrary ids, ``-1`` = ignore), :func:`boundary_mask`.
 * Reconstruction through an association (SSN eq. 3 / SCN eqs. 1-2 / PCNet eqs. 1-2): pool pixel
-  properties to the superpixels with the column-normalised association, decode them back with the
-  row-normalised one: :func:`reconstruct`, :func:`label_reconstruction_loss`,
+  properties to the superpixels with the column-normalised association (:func:`pool_to_cells`),
+  decode them back with the row-normalised one: :func:`reconstruct`, :func:`label_reconstruction_loss`,
   :func:`position_reconstruction_error`.
 * Hard superpixel ids from an association: :func:`superpixel_ids`.
 * The fully convolutional encoder-decoder trunk of SCN and PCNet: :class:`EncoderDecoder`, and
@@ -30,7 +30,7 @@ import torch.nn.functional as F
 
 from benchmark.errors import DsbenchError
 from benchmark.ops.cell_association import (
-    NUM_CANDIDATES, OWN_CELL, candidate_offsets, candidate_validity, coarse_size, decode, hard_assignment, pool,
+    NUM_CANDIDATES, OWN_CELL, candidate_offsets, candidate_validity, coarse_size, decode, scatter_to_cells,
 )
 from methods.superpixels.connectivity import enforce_connectivity
 
@@ -157,6 +157,27 @@ def boundary_mask(labels: torch.Tensor) -> torch.Tensor:
 # --------------------------------------------------------------------------- reconstruction
 
 
+POOL_EPS = 1e-6  # added to each cell's total weight by pool_to_cells
+
+
+def pool_to_cells(values: torch.Tensor, assign: torch.Tensor, cell: int,
+                  coarse_hw: Optional[Sequence[int]] = None) -> torch.Tensor:
+    """Association-weighted mean of the pixels per cell, ``(B, C, h, w)`` (column-normalised Q).
+
+    ``scatter_to_cells(values) / (scatter_to_cells(1) + POOL_EPS)``, the form of SSN's released code.
+    Not ``cell_association.pool``: with a near-hard softmax a cell's total weight can be positive yet
+    denormal (1e-40), and ``pool``'s exact division then has a gradient ``sum / weight^2`` that
+    overflows to inf and turns into NaN downstream. The epsilon bounds that gradient by
+    ``|values| / (4 POOL_EPS)`` and shrinks the mean of a cell by ``weight / (weight + 1e-6)``,
+    nothing for any cell that holds a pixel's worth of weight. Cells with no weight are 0.
+    """
+    if coarse_hw is None:
+        coarse_hw = coarse_size(assign.shape[-2:], cell)
+    weighted_sum = scatter_to_cells(values, assign, cell, coarse_hw)
+    ones = values.new_ones((values.shape[0], 1) + tuple(values.shape[-2:]))
+    return weighted_sum / (scatter_to_cells(ones, assign, cell, coarse_hw) + POOL_EPS)
+
+
 def reconstruct(values: torch.Tensor, assign: torch.Tensor, cell: int,
                 weight: Optional[torch.Tensor] = None) -> torch.Tensor:
     """Pixel values pooled to the superpixels and decoded back: ``(B, C, H, W)``.
@@ -165,9 +186,8 @@ def reconstruct(values: torch.Tensor, assign: torch.Tensor, cell: int,
     (e.g. the valid-label mask) each pixel's pooling weight is multiplied by it, so ignored pixels do
     not vote. Decoding uses the association as given (row-normalised: a softmax or one-hot).
     """
-    coarse_hw = coarse_size(assign.shape[-2:], cell)
     pooling_assign = assign if weight is None else assign * weight
-    return decode(pool(values, pooling_assign, cell, coarse_hw), assign, cell)
+    return decode(pool_to_cells(values, pooling_assign, cell), assign, cell)
 
 
 def label_reconstruction_loss(assign: torch.Tensor, labels: torch.Tensor, cell: int,
@@ -199,18 +219,31 @@ def position_reconstruction_error(assign: torch.Tensor, cell: int, squared: bool
 # --------------------------------------------------------------------------- hard ids
 
 
-def superpixel_ids(assign: torch.Tensor, cell: int) -> torch.Tensor:
+def superpixel_ids(scores: torch.Tensor, cell: int) -> torch.Tensor:
     """Hard superpixel id ``(B, H, W)`` int64 of each pixel: the raster index of its argmax cell.
 
-    Invalid candidates are never chosen; ties go to the lowest candidate index (``hard_assignment``).
+    ``scores`` ``(B, 9, H, W)`` is an association or its logits (softmax is monotone, so both give
+    the same argmax). Invalid candidates are never chosen and ties go to the lowest candidate index,
+    as in ``hard_assignment``, but with a running maximum over the 9 candidates: memory ``O(H W)``
+    instead of ``hard_assignment``'s several ``9 H W`` temporaries, which matters at 4K.
     """
-    B, _, H, W = assign.shape
+    B, _, H, W = scores.shape
     h, w = coarse_size((H, W), cell)
-    valid = candidate_validity((H, W), (h, w), cell, assign.device)
-    chosen = hard_assignment(assign, valid).argmax(dim=1)  # one-hot, so argmax is exact
-    offsets = torch.tensor(candidate_offsets(), device=assign.device)  # (9, 2)
-    rows = torch.arange(H, device=assign.device)[:, None] // cell + offsets[chosen, 0]
-    cols = torch.arange(W, device=assign.device)[None, :] // cell + offsets[chosen, 1]
+    valid = candidate_validity((H, W), (h, w), cell, scores.device)
+    scores = scores.detach()
+    best = scores[:, OWN_CELL].clone()  # the own cell is always valid
+    chosen = torch.full((B, H, W), OWN_CELL, dtype=torch.long, device=scores.device)
+    for k in range(NUM_CANDIDATES):
+        if k == OWN_CELL:
+            continue
+        candidate = scores[:, k].masked_fill(~valid[k], float("-inf"))
+        # strictly better, or equal with a lower index than the own cell: ties to the lowest index
+        better = (candidate > best) | ((candidate == best) & (k < OWN_CELL) & (chosen > k))
+        best = torch.where(better, candidate, best)
+        chosen = torch.where(better, torch.full_like(chosen, k), chosen)
+    offsets = torch.tensor(candidate_offsets(), device=scores.device)  # (9, 2)
+    rows = torch.arange(H, device=scores.device)[:, None] // cell + offsets[chosen, 0]
+    cols = torch.arange(W, device=scores.device)[None, :] // cell + offsets[chosen, 1]
     return rows * w + cols
 
 

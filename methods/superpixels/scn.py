@@ -92,10 +92,11 @@ class SCN(nn.Module):
         self.eval()
         try:
             cell = grid_cell_size(image.shape[-2:], n_superpixels)
-            assign = self.forward(image.unsqueeze(0), cell)["assign"]
+            # the argmax of the logits is that of the softmax: no 9-channel probabilities needed
+            logits = self.association_logits(image.unsqueeze(0))
         finally:
             self.train(was_training)
-        return superpixel_ids(assign, cell)[0]
+        return superpixel_ids(logits, cell)[0]
 
     def segment(self, image: torch.Tensor, n_superpixels: int) -> torch.Tensor:
         """``(3, H, W)`` in [0, 1] -> ``(H, W)`` int64 superpixel ids, contiguous, 4-connected."""

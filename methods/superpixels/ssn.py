@@ -43,12 +43,12 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from benchmark.ops.cell_association import (
-    candidate_inner_products, candidate_validity, coarse_size, decode, hard_assignment, masked_softmax, pool,
+    candidate_inner_products, candidate_validity, coarse_size, decode, hard_assignment, masked_softmax,
 )
 from benchmark.sampling import ALIGN_CORNERS
 from methods.superpixels.deep_common import (
     check_segment_input, finish_segmentation, grid_cell_size, label_reconstruction_loss, own_cell_assignment,
-    pixel_coordinates, rgb_to_lab, superpixel_ids,
+    pixel_coordinates, pool_to_cells, rgb_to_lab, superpixel_ids,
 )
 
 COLOUR_SCALE = 0.26       # SSN Sec. 4 / released code: Lab scale
@@ -88,14 +88,14 @@ def slic_scores(features: torch.Tensor, seeds: torch.Tensor, cell: int) -> torch
 def initial_seeds(features: torch.Tensor, cell: int) -> torch.Tensor:
     """Mean feature of each grid cell ``(B, C, h, w)`` (SSN's seed initialisation)."""
     own = own_cell_assignment(features.shape[0], features.shape[-2:], features.device, features.dtype)
-    return pool(features, own, cell, coarse_size(features.shape[-2:], cell))
+    return pool_to_cells(features, own, cell)
 
 
 def slic_iteration(features: torch.Tensor, seeds: torch.Tensor, cell: int) -> Tuple[torch.Tensor, torch.Tensor]:
     """One differentiable SLIC step: the soft association to ``seeds`` and the updated seeds."""
     valid = candidate_validity(features.shape[-2:], seeds.shape[-2:], cell, features.device)
     assign = masked_softmax(slic_scores(features, seeds, cell), valid)
-    return assign, pool(features, assign, cell, seeds.shape[-2:])
+    return assign, pool_to_cells(features, assign, cell, seeds.shape[-2:])
 
 
 def differentiable_slic(features: torch.Tensor, cell: int, iterations: int) -> Dict[str, torch.Tensor]:
@@ -204,7 +204,7 @@ class SSN(nn.Module):
         # compactness: each pixel's scaled position against its hard superpixel's (soft-pooled) position
         positions = outputs["inputs"][:, 3:5]
         coarse_hw = coarse_size(assign.shape[-2:], cell)
-        superpixel_positions = pool(positions, assign, cell, coarse_hw)
+        superpixel_positions = pool_to_cells(positions, assign, cell, coarse_hw)
         valid = candidate_validity(assign.shape[-2:], coarse_hw, cell, assign.device)
         hard_positions = decode(superpixel_positions, hard_assignment(assign, valid), cell)
         compactness = ((positions - hard_positions) ** 2).sum(dim=1).mean()
