@@ -32,9 +32,9 @@ Where the paper is silent, our choices:
 
 * Downsampling of the image by 4: 4 x 4 average pooling (area). Images only: label ids and
   superpixel ids are never interpolated (labels are only cropped; ids come from an argmax).
-* Channels: SCN's (16 doubling to 256); embedding ``E`` has 8 channels (it is the only full-
-  resolution tensor besides the 9 logits; 16 channels cost 2.5x, not 4x, less peak memory than SCN
-  at 2K, 8 channels about half that); the sub-pixel layer is a
+* Channels: SCN's (16 doubling to 256); embedding ``E`` has 8 channels: with the 9 logits it is the
+  only full-resolution tensor, so it sets the inference peak (measured at 2K on CPU, untrained:
+  SCN / PCNet peak allocator memory 2.45x with 16 channels, 3.56x with 8). The sub-pixel layer is a
   3x3 conv to ``8 * 4 * 4`` channels, ``PixelShuffle(4)``, leaky ReLU; both heads are 3x3 convs; the
   SR head has no output activation.
 * Grid cell 16 in training (SCN's); at inference the cell is set by ``n`` (``deep_common``).
