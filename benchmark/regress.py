@@ -64,7 +64,10 @@ from benchmark.results import IDENTITY, MEASUREMENT, METRICS, key_text, read_row
 CI_NUMERICS = "ATEN_CPU_CAPABILITY=avx2 ONEDNN_MAX_CPU_ISA=AVX2 MKL_CBWR=AVX2"
 
 # Identity + measurement keys a row is matched on (run ids and provenance differ between runs).
-MATCH_KEY: List[str] = [c for c in IDENTITY if c != "run_id"] + [c for c in MEASUREMENT if c != "value"]
+# ``params`` is compared separately (a changed setting under the same label is named as such), and
+# ``track`` follows from the method.
+MATCH_KEY: List[str] = ([c for c in IDENTITY if c not in ("run_id", "track", "params")]
+                        + [c for c in MEASUREMENT if c != "value"])
 INTEGER_UNITS: FrozenSet[str] = frozenset({"MAC", "FLOP", "count"})
 # Direction in which a metric improves, to tell "worse" from "better"; others are "changed".
 LOWER_IS_BETTER: FrozenSet[str] = frozenset({
@@ -82,7 +85,7 @@ NETWORK_METRICS: FrozenSet[str] = frozenset({
 # ``original`` stage of class_frequency describes the labels before sampling: training-free.
 SAMPLER_METRICS: FrozenSet[str] = frozenset({"class_frequency", "miou_intrinsic", "fraction_pixels_sampled"})
 # The run keys (MATCH_KEY's identity part without split) that name one configuration.
-RUN_KEY: List[str] = [c for c in IDENTITY if c not in ("run_id", "split")]
+RUN_KEY: List[str] = [c for c in MATCH_KEY if c in IDENTITY and c != "split"]
 
 REPORT_COLUMNS: List[str] = MATCH_KEY + ["kind", "reference", "now", "delta", "tolerance", "verdict", "passed"]
 # Verdicts that need no attention in a report.
@@ -373,6 +376,9 @@ def compare(reference: pd.DataFrame, current: pd.DataFrame, tolerances: Toleranc
             verdict, passed, tol = "missing", metric in tolerances.ignore, ""
         elif ref is None:
             verdict, passed, tol = "new", True, ""
+        elif key_text(ref["params"]) and key_text(now["params"]) and key_text(ref["params"]) != key_text(now["params"]):
+            # Same label, other settings (a changed default, say): never compared as if equal.
+            verdict, passed, tol = "params changed", False, ""
         else:
             verdict, passed, tol = _verdict(metric, unit, kind, ref, now, tolerances)
         records.append({**base, "kind": kind, "reference": ref_value, "now": now_value,

@@ -21,7 +21,9 @@ import pandas as pd
 from benchmark.errors import DsbenchError
 from benchmark.io import atomic_write_text
 
-IDENTITY = ["run_id", "dataset", "split", "method", "model", "height", "width", "seed"]
+# track: the suite's track (benchmark.tracks); params: canonical JSON of the method and its
+# settings (RunConfig.describe), "{}" for rows of no single method run.
+IDENTITY = ["run_id", "dataset", "split", "track", "method", "params", "model", "height", "width", "seed"]
 MEASUREMENT = ["metric", "value", "unit", "class_name", "band_px", "size_bin", "n_superpixels", "stage"]
 STATUS = ["status", "reason"]
 PROVENANCE = ["git_sha", "git_dirty", "device", "torch", "timm", "created", "config_hash"]
@@ -29,7 +31,7 @@ COLUMNS = IDENTITY + MEASUREMENT + STATUS + PROVENANCE
 STATUSES = ("ok", "skipped", "failed")
 REQUIRED = ["run_id", "dataset", "method", "metric", "status"]
 # Sort key that makes results/metrics.csv diff cleanly in review.
-SORT_KEY = ["dataset", "method", "model", "height", "width", "seed", "split", "metric", "stage",
+SORT_KEY = ["dataset", "track", "method", "model", "height", "width", "seed", "split", "metric", "stage",
             "class_name", "band_px", "size_bin", "n_superpixels", "run_id"]
 INT_COLUMNS = ["height", "width", "seed", "band_px", "n_superpixels"]
 
@@ -112,6 +114,7 @@ def read_rows(path: os.PathLike) -> pd.DataFrame:
         raise DsbenchError(f"{path}: no such metrics file; run the pipeline (snakemake) or `dsbench aggregate` first")
     try:
         df = pd.read_csv(path, keep_default_na=True, dtype={"class_name": "string", "reason": "string", "unit": "string",
+                                                             "track": "string", "params": "string",
                                                              "stage": "string", "size_bin": "string"})
     except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
         raise DsbenchError(f"{path}: not a readable CSV ({exc.__class__.__name__}); regenerate it with `dsbench aggregate`")

@@ -91,6 +91,16 @@ class DownsamplingMethod(nn.Module, abc.ABC):
     @classmethod
     def from_options(cls, options: Optional[Mapping[str, Any]] = None) -> "DownsamplingMethod":
         """Build from a plain mapping (config file, CLI); unknown keys are a user error."""
+        cls.full_options(options)  # the one check of the keys
+        return cls(cls.Config(**dict(options or {})))
+
+    def options(self) -> Dict[str, Any]:
+        return dataclasses.asdict(self.config)
+
+    @classmethod
+    def full_options(cls, options: Optional[Mapping[str, Any]] = None) -> Dict[str, Any]:
+        """Every option with its value (defaults included) for ``options``, without building the
+        method (which may load checkpoints); unknown keys are the same error as :meth:`from_options`."""
         options = dict(options or {})
         fields = {f.name for f in dataclasses.fields(cls.Config)}
         unknown = sorted(set(options) - fields)
@@ -98,10 +108,7 @@ class DownsamplingMethod(nn.Module, abc.ABC):
             raise DsbenchError(
                 f"method {cls.name!r} has no option {', '.join(unknown)}; its options are {', '.join(sorted(fields))}"
             )
-        return cls(cls.Config(**options))
-
-    def options(self) -> Dict[str, Any]:
-        return dataclasses.asdict(self.config)
+        return dataclasses.asdict(cls.Config(**options))
 
     # -- the interface -------------------------------------------------------------------
     @abc.abstractmethod

@@ -47,7 +47,7 @@ def cost_of_run(run_dir: os.PathLike, *, device: str = "auto", latency: bool = T
         skipped = read_rows(train_csv).query("status != 'ok'")
         if len(skipped):
             write_rows(out, [make_row(cfg.identity, "macs", None, "MAC", status="skipped", stage="total",
-                                      reason=str(skipped["reason"].iloc[0]), provenance=provenance("cpu", cfg.__dict__))])
+                                      reason=str(skipped["reason"].iloc[0]), provenance=provenance("cpu", cfg.settings()))])
             return out
     torch_device = resolve_device(device)
     cfg, pipeline = load_trained_pipeline(run_dir, torch_device)
@@ -57,7 +57,7 @@ def cost_of_run(run_dir: os.PathLike, *, device: str = "auto", latency: bool = T
     cost: Dict[str, Any] = pipeline_cost(pipeline.method, pipeline.model, size_hr, cfg.resolution, labels_hr=labels)
     if latency:
         cost.update(_timed(pipeline, size_hr, torch_device))
-    write_rows(out, cost_rows(cfg.identity, cost, provenance(describe_device(torch_device), cfg.__dict__)))
+    write_rows(out, cost_rows(cfg.identity, cost, provenance(describe_device(torch_device), cfg.settings())))
     return out
 
 

@@ -47,7 +47,7 @@ def evaluate_run(run_dir: os.PathLike, *, device: str = "auto", save_predictions
         if len(skipped):  # a declined setting stays recorded as such, never as a number
             reason = str(skipped["reason"].iloc[0])
             write_rows(out_csv, [make_row(identity, "miou", None, "fraction", status="skipped", reason=reason,
-                                          provenance=provenance("cpu", cfg.__dict__))])
+                                          provenance=provenance("cpu", cfg.settings()))])
             return out_csv
     torch_device = resolve_device(device)
     cfg_loaded, pipeline = load_trained_pipeline(run_dir, torch_device)
@@ -92,7 +92,7 @@ def evaluate_run(run_dir: os.PathLike, *, device: str = "auto", save_predictions
                 class_counts[stage] += np.bincount(ids, minlength=spec.num_classes)[: spec.num_classes]
             if pred_dir:
                 _write_prediction(pred_dir / f"{sample['id']}_labelIds.png", train_to_label[pred_np])
-    prov = provenance(describe_device(torch_device), cfg.__dict__)
+    prov = provenance(describe_device(torch_device), cfg.settings())
     rows = suite.rows(identity, prov)
     rows.append(make_row(identity, "eval_images_per_s", len(dataset) / max(seconds, 1e-9), "img/s", provenance=prov))
     rows.append(make_row(identity, "miou_intrinsic", intrinsic.evaluate()["miou"], "fraction", provenance=prov))

@@ -39,6 +39,9 @@ class RunConfig:
     weights: Optional[str] = None           # local checkpoint for the segmentation network
     run_id: str = ""
     label: str = ""                         # name in result rows (a method variant of a sweep)
+    # Derived from the settings above when the run is described (describe()); stored in run.json.
+    track: str = ""                         # the method's track (benchmark.tracks)
+    params: str = ""                        # canonical JSON: method, every option, training settings
 
     def __post_init__(self) -> None:
         self.label = self.label or self.method
@@ -52,14 +55,39 @@ class RunConfig:
     @property
     def identity(self) -> Dict[str, Any]:
         h, w = self.resolution
-        return {"run_id": self.run_id, "dataset": self.dataset, "split": self.eval_split, "method": self.label,
-                "model": self.model, "height": h, "width": w, "seed": self.seed}
+        if not self.params:
+            self.describe()
+        return {"run_id": self.run_id, "dataset": self.dataset, "split": self.eval_split, "track": self.track,
+                "method": self.label, "params": self.params, "model": self.model, "height": h, "width": w,
+                "seed": self.seed}
+
+    def describe(self) -> None:
+        """Fill ``track`` and ``params`` from the registered method: ``params`` is the canonical
+        JSON (sorted keys) of the method's name, every option (defaults included; files by name)
+        and the training settings, so figures select rows by value, never by parsing labels."""
+        import methods  # noqa: F401  registers every method
+        from benchmark.registry import METHODS
+
+        cls = METHODS.get(self.method)
+        options = {k: path_free(v) for k, v in cls.full_options(self.method_options).items()}
+        train = {k: getattr(self, k) for k in TRAIN_SETTINGS}
+        self.track = cls.track
+        self.params = canonical_json({"method": self.method, "options": options, "train": train})
+
+    def settings(self) -> Dict[str, Any]:
+        """Every setting that defines the run's numbers, without paths or derived fields (files an
+        option names count by file name): the same settings in two folders hash the same."""
+        d = dataclasses.asdict(self)
+        for k in ("root", "out", "device", "run_id", "log_every", "checkpoint_every", "track", "params"):
+            d.pop(k)
+        d["method_options"] = {k: path_free(v) for k, v in d["method_options"].items()}
+        d["weights"] = path_free(d["weights"])
+        return d
 
     def training_fingerprint(self) -> str:
-        """Hash of everything that changes the trained weights (not paths or device)."""
-        d = dataclasses.asdict(self)
-        for k in ("root", "out", "device", "run_id", "log_every", "checkpoint_every", "eval_split"):
-            d.pop(k)
+        """Hash of everything that changes the trained weights (not paths, device or eval split)."""
+        d = self.settings()
+        d.pop("eval_split")
         return config_hash(d)
 
     def save(self, run_dir: Path) -> None:
@@ -75,6 +103,21 @@ class RunConfig:
             return cls(**data)
         except (json.JSONDecodeError, TypeError) as exc:
             raise DsbenchError(f"{path}: unreadable run config ({exc}); re-run `dsbench train` into a fresh folder")
+
+
+# The training settings a run's params record (the method's options are recorded in full beside them).
+TRAIN_SETTINGS = ("iters", "batch_size", "lr", "weight_decay", "crop", "scale_range")
+
+
+def path_free(value: Any) -> Any:
+    """A file path kept by its file name (two run folders name the same file differently)."""
+    if isinstance(value, str) and ("/" in value or "\\" in value):
+        return Path(value).name
+    return value
+
+
+def canonical_json(value: Any) -> str:
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), default=list)
 
 
 def default_run_id(cfg: RunConfig) -> str:

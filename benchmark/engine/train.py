@@ -106,7 +106,7 @@ def train(cfg: RunConfig, *, progress: bool = True, stop_after: Optional[int] = 
     if skip:
         cfg.save(run_dir)
         rows = [make_row(cfg.identity, "train_loss", None, "nats", status="skipped", reason=skip,
-                         provenance=provenance(describe_device(device), cfg.__dict__))]
+                         provenance=provenance(describe_device(device), cfg.settings()))]
         write_rows(run_dir / "train.csv", rows)
         return {"status": "skipped", "reason": skip}
 
@@ -180,7 +180,7 @@ def train(cfg: RunConfig, *, progress: bool = True, stop_after: Optional[int] = 
 
     atomic_torch_save({"pipeline": pipeline.state_dict(), "fingerprint": cfg.training_fingerprint()}, run_dir / FINAL)
     rate = timed_iters / timed_seconds if timed_seconds else float("nan")
-    prov = provenance(describe_device(device), cfg.__dict__)
+    prov = provenance(describe_device(device), cfg.settings())
     final_loss = sum(losses[-10:]) / len(losses[-10:]) if losses else float("nan")
     rows = []
     if math.isfinite(final_loss):

@@ -22,6 +22,7 @@ from typing import Any, Dict, Iterable, List, Mapping, Optional, Sequence, Tuple
 
 import numpy as np
 
+from benchmark.engine.run_config import canonical_json
 from benchmark.errors import DsbenchError
 from benchmark.registry import STUDIES
 from benchmark.results import METRICS, make_row
@@ -112,10 +113,12 @@ def sampling_points_rows(dataset: str, root: Union[str, os.PathLike, None], spli
         raise DsbenchError(f"sampling points: image index {index} is out of range for {dataset} split {split!r} "
                            f"({len(data)} images); pick 0..{len(data) - 1}")
     labels = data.load_labels(int(index))
-    default_identity = {"run_id": f"{dataset}-sampling_points", "dataset": dataset, "split": split,
-                        "method": "edge_based", "model": None, "height": h, "width": w, "seed": None}
     settings = {"dataset": dataset, "split": split, "index": int(index), "size_lr": [h, w],
                 "lams": [float(lam) for lam in lams], "target_classes": _train_ids(target_classes)}
+    default_identity = {"run_id": f"{dataset}-sampling_points", "dataset": dataset, "split": split,
+                        "track": "input_downsampling", "method": "edge_based",
+                        "params": canonical_json({"study": "sampling_points", **settings}), "model": None,
+                        "height": h, "width": w, "seed": None}
     return sampling_points_from_labels(
         labels, (h, w), lams, target_classes, identity={**default_identity, **dict(identity or {})},
         provenance=current_provenance(config=settings) if provenance is None else provenance)

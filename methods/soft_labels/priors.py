@@ -20,6 +20,7 @@ from typing import Any, Dict, Iterable, List, Mapping, Optional, Sequence, Tuple
 import numpy as np
 import torch
 
+from benchmark.engine.run_config import canonical_json
 from benchmark.errors import DsbenchError
 from benchmark.registry import STUDIES
 from benchmark.results import make_row, write_rows
@@ -141,10 +142,10 @@ def compute_priors(dataset: str, root: os.PathLike, split: str = "train", scales
     count = len(data) if limit is None else min(limit, len(data))
     priors, sizes = accumulate_priors((data[i]["labels"] for i in range(count)), num_classes, scales, modes,
                                       valid_threshold)
-    ident = {"run_id": f"priors_{dataset}_{split}", "dataset": dataset, "split": split, "method": "soft_labels",
-             "model": "", "seed": None}
-    ident.update(identity or {})
     config = {"scales": list(scales), "modes": list(modes), "valid_threshold": valid_threshold, "images": count}
+    ident = {"run_id": f"priors_{dataset}_{split}", "dataset": dataset, "split": split, "track": "input_downsampling",
+             "method": "soft_labels", "params": canonical_json({"study": "priors", **config}), "model": "", "seed": None}
+    ident.update(identity or {})
     return prior_rows(priors, sizes, class_names, ident, provenance or default_provenance("cpu", config))
 
 
