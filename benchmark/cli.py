@@ -215,10 +215,9 @@ def cmd_perf(args: argparse.Namespace) -> int:
 
 
 def cmd_prepare(args: argparse.Namespace) -> int:
-    import methods  # noqa: F401  registers every method
-    from benchmark.registry import METHODS
+    from benchmark.tracks import find_method
 
-    method = METHODS.get(args.method)
+    _, method = find_method(args.method)
     step = method.preparation
     if step is None:
         raise DsbenchError(f"method {args.method!r} has no preparation step; train it directly with `dsbench train`")

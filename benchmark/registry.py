@@ -65,6 +65,8 @@ class Registry:
 
 DATASETS = Registry("dataset")
 MODELS = Registry("model")
-METHODS = Registry("method")
+METHODS = Registry("method")                        # input downsampling (methods.base.DownsamplingMethod)
+NETWORK_METHODS = Registry("network downsampling method")  # methods.base.NetworkDownsamplingMethod
+SUPERPIXEL_METHODS = Registry("superpixel method")     # methods.base.SuperpixelMethod
 FIGURES = Registry("figure")
 STUDIES = Registry("study")

@@ -1,4 +1,12 @@
-"""The contract every downsampling method fills.
+"""The contracts of the suite's three tracks (benchmark.tracks) and the steps a family declares.
+
+* :class:`DownsamplingMethod` (input downsampling, registry ``METHODS``): below.
+* :class:`NetworkDownsamplingMethod` (network downsampling, ``NETWORK_METHODS``): a model wrapper
+  with the same feed-forward path and another way to recover resolution; the input is sampled
+  uniformly (usually at full resolution: the network downsamples inside).
+* :class:`SuperpixelMethod` (superpixels, ``SUPERPIXEL_METHODS``): ``segment(image, n) -> labels``.
+
+The input-downsampling contract:
 
 A method turns a high-resolution image into a sampling grid (``sampler``), says how labels are
 sampled on that grid (``label_mode``) and how low-res predictions go back to full resolution
@@ -134,3 +142,37 @@ class DownsamplingMethod(nn.Module, abc.ABC):
     def extra_loss_terms(self) -> Dict[str, torch.Tensor]:
         """Auxiliary losses computed during the last ``sampler`` call (e.g. an edge loss)."""
         return {}
+
+
+class NetworkDownsamplingMethod(DownsamplingMethod):
+    """Network downsampling (e.g. Suzuki's hierarchical clustering): :meth:`wrap` takes a
+    segmentation model built on a timm encoder and returns one with the same feed-forward path
+    and a different way of recovering resolution. It trains and evaluates through the same
+    engine, metrics and cost as input downsampling; its own sampler is the uniform grid."""
+
+    track: ClassVar[str] = "network_downsampling"
+
+    def sampler(self, image_hr: torch.Tensor, size_lr: Size, labels_hr: Optional[torch.Tensor] = None) -> torch.Tensor:
+        from benchmark.ops.sampling import uniform_grid
+
+        return uniform_grid(image_hr.shape[0], size_lr, image_hr.device, image_hr.dtype)
+
+    @abc.abstractmethod
+    def wrap(self, model: nn.Module) -> nn.Module:
+        """``model`` with this method's way of recovering resolution (same parameters for its
+        feed-forward path, plus the method's own); maps ``(B, 3, h, w) -> (B, K, h, w)``."""
+
+
+class SuperpixelMethod(abc.ABC):
+    """Superpixels: an image ``(3, H, W)`` float in [0, 1] and a requested count -> a label map
+    ``(H, W)`` int64, ids contiguous from 0, every superpixel one 4-connected component
+    (``methods.superpixels.connectivity``). The count is a request: the measured number is what
+    the suite stores and plots. ``trainable`` members are ``nn.Module``s trained by the engine."""
+
+    name: ClassVar[str] = ""
+    track: ClassVar[str] = "superpixels"
+    trainable: ClassVar[bool] = False
+
+    @abc.abstractmethod
+    def segment(self, image: torch.Tensor, n_superpixels: int) -> torch.Tensor:
+        """``(3, H, W)`` in [0, 1] -> ``(H, W)`` int64 superpixel ids."""

@@ -14,7 +14,7 @@ from benchmark.data import DATASETS, build_dataset
 from benchmark.engine.device import describe_device, resolve_device
 from benchmark.engine.train import load_trained_pipeline
 from benchmark.models import build_model
-from benchmark.registry import METHODS
+from benchmark.tracks import find_method
 from benchmark.results import make_row, provenance, read_rows, write_rows
 from benchmark.ops.sampling import check_size
 
@@ -61,7 +61,7 @@ def cost_of_run(run_dir: os.PathLike, *, device: str = "auto", latency: bool = T
     return out
 
 
-def cost_of_model(model: str, *, method: str = "uniform", resolution: Tuple[int, int],
+def cost_of_model(model: str, *, method: str, resolution: Tuple[int, int],
                   image_size: Optional[Tuple[int, int]] = None, encoder: Optional[str] = None,
                   dataset: str = "synthcity", method_options: Optional[Mapping[str, Any]] = None) -> Dict[str, Any]:
     """Cost of an untrained pipeline (what users ask before training): ``{"macs", "flops",
@@ -70,5 +70,6 @@ def cost_of_model(model: str, *, method: str = "uniform", resolution: Tuple[int,
     size_lr = check_size(resolution)
     size_hr = check_size(image_size or spec.default_image_size, "image size")
     net = build_model(model, spec.num_classes, encoder=encoder)
-    sampler = METHODS.get(method).from_options(method_options or {})
-    return pipeline_cost(sampler, net, size_hr, size_lr)
+    track, cls = find_method(method)
+    sampler = cls.from_options(method_options or {})
+    return pipeline_cost(sampler, track.adapt_model(sampler, net), size_hr, size_lr)

@@ -65,10 +65,9 @@ class RunConfig:
         """Fill ``track`` and ``params`` from the registered method: ``params`` is the canonical
         JSON (sorted keys) of the method's name, every option (defaults included; files by name)
         and the training settings, so figures select rows by value, never by parsing labels."""
-        import methods  # noqa: F401  registers every method
-        from benchmark.registry import METHODS
+        from benchmark.tracks import find_method
 
-        cls = METHODS.get(self.method)
+        _, cls = find_method(self.method)
         options = {k: path_free(v) for k, v in cls.full_options(self.method_options).items()}
         train = {k: getattr(self, k) for k in TRAIN_SETTINGS}
         self.track = cls.track

@@ -16,19 +16,15 @@ from typing import Any, Dict, List, Optional
 import torch
 from tqdm import tqdm
 
-import methods  # noqa: F401  registers every method
-
 from benchmark.data import DATASETS, build_dataset
 from benchmark.data.transforms import train_transform
 from benchmark.engine.device import describe_device, resolve_device, seed_everything
 from benchmark.engine.pipeline import SegmentationPipeline
 from benchmark.engine.run_config import RunConfig
 from benchmark.errors import DsbenchError
-from benchmark.models import build_model
-from benchmark.registry import METHODS
 from benchmark.io import atomic_write
 from benchmark.results import make_row, provenance, write_rows
-from benchmark.ops.sampling import check_size
+from benchmark.tracks import find_method
 
 CHECKPOINT = "checkpoint.pt"
 FINAL = "model.pt"
@@ -48,12 +44,8 @@ def load_checkpoint(path: Path) -> Dict[str, Any]:
 
 def build_pipeline(cfg: RunConfig) -> SegmentationPipeline:
     """Method + network for a run config (also used by evaluate and flops)."""
-    check_size(cfg.resolution)
-    spec = DATASETS.get(cfg.dataset)
-    method = METHODS.get(cfg.method).from_options(cfg.method_options)
-    model = build_model(cfg.model, spec.num_classes, encoder=cfg.encoder, output_stride=cfg.output_stride,
-                        weights=cfg.weights)
-    return SegmentationPipeline(method, model, cfg.resolution, spec.num_classes)
+    track, _ = find_method(cfg.method)  # the run's track builds what it needs
+    return track.build_pipeline(cfg)
 
 
 class CachedSplit:

@@ -17,7 +17,7 @@ import math
 import numpy as np
 
 from benchmark.errors import DsbenchError
-from methods.superpixels.connectivity import enforce_connectivity
+from methods.superpixels.connectivity import enforce_connectivity, register_classical
 
 
 def check_image(image: np.ndarray, n_superpixels: int, method: str) -> np.ndarray:
@@ -127,3 +127,9 @@ def lsc(image: np.ndarray, n_superpixels: int, ratio: float = 0.075,
     engine = cv2.ximgproc.createSuperpixelLSC(lab, region_size, ratio)
     engine.iterate(num_iterations)
     return enforce_connectivity(engine.getLabels(), n_superpixels)
+
+
+register_classical("slic", slic)
+register_classical("felzenszwalb", felzenszwalb)
+register_classical("seeds", seeds)
+register_classical("lsc", lsc)

@@ -20,11 +20,16 @@ from __future__ import annotations
 import heapq
 from collections import deque
 
+from typing import Callable, ClassVar
+
 import numpy as np
+import torch
 from scipy import sparse
 from scipy.sparse.csgraph import connected_components
 
 from benchmark.errors import DsbenchError
+from benchmark.registry import SUPERPIXEL_METHODS
+from methods.base import SuperpixelMethod
 
 
 def enforce_connectivity(labels: np.ndarray, n_nominal: int, min_fraction: float = 0.06,
@@ -159,3 +164,21 @@ def _merge_small(components: np.ndarray, count: int, min_size: float) -> np.ndar
             break
         merged_into = hop
     return merged_into[components]
+
+
+class ClassicalSuperpixels(SuperpixelMethod):
+    """A classical algorithm ``function(image (H, W, 3) uint8, n) -> (H, W) int64`` under the
+    track's tensor contract. Subclasses set ``function`` (a staticmethod) and register."""
+
+    function: ClassVar[Callable[[np.ndarray, int], np.ndarray]]
+
+    def segment(self, image: torch.Tensor, n_superpixels: int) -> torch.Tensor:
+        rgb = (image.detach().cpu().clamp(0, 1).permute(1, 2, 0).numpy() * 255).round().astype(np.uint8)
+        return torch.from_numpy(np.ascontiguousarray(type(self).function(rgb, int(n_superpixels)), dtype=np.int64))
+
+
+def register_classical(name: str, function: Callable[[np.ndarray, int], np.ndarray]) -> type:
+    """Register ``function`` as the superpixel method ``name``."""
+    cls = type(name.upper(), (ClassicalSuperpixels,), {"name": name, "function": staticmethod(function),
+                                                        "__doc__": function.__doc__})
+    return SUPERPIXEL_METHODS.register(name, cls)

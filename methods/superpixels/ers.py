@@ -35,7 +35,7 @@ import numpy as np
 
 from benchmark.errors import DsbenchError
 from methods.superpixels.classical import check_image
-from methods.superpixels.connectivity import enforce_connectivity
+from methods.superpixels.connectivity import enforce_connectivity, register_classical
 
 
 def xlogx(t):
@@ -199,3 +199,6 @@ def ers(image: np.ndarray, n_superpixels: int, lambda_prime: float = 0.5, sigma:
     balance = balance_weight(h * w, heads, tails, weights, n_superpixels, lambda_prime)
     clusters, _ = greedy_merge(h * w, heads, tails, weights, n_superpixels, balance)
     return enforce_connectivity(clusters.reshape(h, w), n_superpixels)
+
+
+register_classical("ers", ers)

@@ -24,6 +24,8 @@ from typing import Dict, List
 import torch
 import torch.nn as nn
 
+from benchmark.registry import SUPERPIXEL_METHODS
+
 from methods.hierarchical_clustering.clustering import PAPER_EMBED_DIM, SoftClustering, decode_hierarchy
 from methods.superpixels.ssn import CONV_CHANNELS, FEATURE_DIM, SSN, SSNFeatureNet
 
@@ -49,8 +51,12 @@ class HCFeatureNet(SSNFeatureNet):
         return [up2, up3]
 
 
+@SUPERPIXEL_METHODS.register("hcssn")
 class HCSSN(SSN):
     """SSN whose feature network clusters at its downsampling layers (Suzuki Sec. 4.3)."""
 
     def build_feature_net(self, feature_dim: int, channels: int) -> nn.Module:
         return HCFeatureNet(feature_dim, channels)
+
+
+HCSSN.name = "hcssn"

@@ -65,6 +65,9 @@ from typing import Dict, Optional, Tuple
 
 import torch
 import torch.nn as nn
+
+from benchmark.registry import SUPERPIXEL_METHODS
+from methods.base import SuperpixelMethod
 import torch.nn.functional as F
 
 from methods.superpixels.deep_common import (
@@ -197,7 +200,8 @@ def local_discrimination_loss(embedding: torch.Tensor, labels: torch.Tensor, pat
 # --------------------------------------------------------------------------- the network
 
 
-class PCNet(nn.Module):
+@SUPERPIXEL_METHODS.register("pcnet")
+class PCNet(nn.Module, SuperpixelMethod):
     """Patch Calibration Network: low-resolution input, full-resolution association.
 
     Args:
@@ -326,3 +330,7 @@ class PCNet(nn.Module):
         """``(3, H, W)`` in [0, 1] -> ``(H, W)`` int64 superpixel ids, contiguous, 4-connected."""
         check_segment_input(image, n_superpixels, type(self).__name__)
         return finish_segmentation(self.superpixel_ids(image, n_superpixels), n_superpixels)
+
+
+PCNet.name = "pcnet"
+PCNet.trainable = True  # trained by the engine (a checkpoint, resumable)

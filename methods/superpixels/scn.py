@@ -31,6 +31,9 @@ from typing import Dict, Optional, Tuple
 import torch
 import torch.nn as nn
 
+from benchmark.registry import SUPERPIXEL_METHODS
+from methods.base import SuperpixelMethod
+
 from benchmark.ops.cell_association import NUM_CANDIDATES, candidate_validity, coarse_size, masked_softmax
 from methods.superpixels.deep_common import (
     EncoderDecoder, check_segment_input, finish_segmentation, grid_cell_size, label_reconstruction_loss,
@@ -49,7 +52,8 @@ def association_softmax(logits: torch.Tensor, cell: int) -> torch.Tensor:
     return masked_softmax(logits, valid)
 
 
-class SCN(nn.Module):
+@SUPERPIXEL_METHODS.register("scn")
+class SCN(nn.Module, SuperpixelMethod):
     """Superpixel segmentation with a fully convolutional network.
 
     Args:
@@ -102,3 +106,7 @@ class SCN(nn.Module):
         """``(3, H, W)`` in [0, 1] -> ``(H, W)`` int64 superpixel ids, contiguous, 4-connected."""
         check_segment_input(image, n_superpixels, type(self).__name__)
         return finish_segmentation(self.superpixel_ids(image, n_superpixels), n_superpixels)
+
+
+SCN.name = "scn"
+SCN.trainable = True  # trained by the engine (a checkpoint, resumable)

@@ -18,7 +18,7 @@ import math
 import numpy as np
 
 from methods.superpixels.classical import check_image
-from methods.superpixels.connectivity import enforce_connectivity
+from methods.superpixels.connectivity import enforce_connectivity, register_classical
 
 
 def grid_seeds(height: int, width: int, n_superpixels: int) -> tuple[np.ndarray, float]:
@@ -75,3 +75,6 @@ def snic(image: np.ndarray, n_superpixels: int, compactness: float = 10.0) -> np
                 dx, dy = qx - cx, qy - cy
                 push(heap, (dl * dl + da * da + db * db + spatial * (dx * dx + dy * dy), q, s))
     return enforce_connectivity(np.asarray(label, dtype=np.int64).reshape(h, w), n_superpixels)
+
+
+register_classical("snic", snic)

@@ -40,12 +40,15 @@ from typing import Dict, List, Optional, Tuple
 
 import torch
 import torch.nn as nn
+
+from benchmark.registry import SUPERPIXEL_METHODS
+from methods.base import SuperpixelMethod
 import torch.nn.functional as F
 
 from benchmark.ops.cell_association import (
     candidate_inner_products, candidate_validity, coarse_size, decode, hard_assignment, masked_softmax,
 )
-from benchmark.sampling import ALIGN_CORNERS
+from benchmark.ops.sampling import ALIGN_CORNERS
 from methods.superpixels.deep_common import (
     check_segment_input, finish_segmentation, grid_cell_size, label_reconstruction_loss, own_cell_assignment,
     pixel_coordinates, pool_to_cells, rgb_to_lab, superpixel_ids,
@@ -157,7 +160,8 @@ class SSNFeatureNet(nn.Module):
         return self.downsample(x)
 
 
-class SSN(nn.Module):
+@SUPERPIXEL_METHODS.register("ssn")
+class SSN(nn.Module, SuperpixelMethod):
     """Superpixel Sampling Network (deep features + differentiable SLIC).
 
     Args:
@@ -226,3 +230,7 @@ class SSN(nn.Module):
         """``(3, H, W)`` in [0, 1] -> ``(H, W)`` int64 superpixel ids, contiguous, 4-connected."""
         check_segment_input(image, n_superpixels, type(self).__name__)
         return finish_segmentation(self.superpixel_ids(image, n_superpixels), n_superpixels)
+
+
+SSN.name = "ssn"
+SSN.trainable = True  # trained by the engine (a checkpoint, resumable)
