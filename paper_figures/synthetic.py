@@ -10,7 +10,9 @@ from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple
 
 import numpy as np
 
-from benchmark.results import IDENTITY, METRICS, make_row
+import pandas as pd
+
+from benchmark.results import IDENTITY, METRICS, SORT_KEY, make_row, to_frame
 
 PROVENANCE: Dict[str, object] = {
     "git_sha": "0123456789abcdef0123456789abcdef01234567", "git_dirty": False, "device": "cpu (x86_64)",
@@ -61,6 +63,16 @@ def row(identity: Mapping[str, Any], metric: str, value: object, **measurement: 
     out = make_row(identity, metric, value, METRICS.get(metric, ""), provenance=PROVENANCE, **measurement)
     out.update({k: identity.get(k, "{}" if k == "params" else "") for k in ("track", "params") if k not in IDENTITY})
     return out
+
+
+def rows_frame(rows: Sequence[Mapping[str, Any]]) -> pd.DataFrame:
+    """Rows as :func:`benchmark.results.read_rows` returns them once the schema lists ``track`` and
+    ``params``: typed, sorted like metrics.csv, with both identity columns kept."""
+    df = to_frame(rows)
+    for column in ("track", "params"):
+        if column not in df.columns:
+            df[column] = [r.get(column, "{}" if column == "params" else "") for r in rows]
+    return df.sort_values(SORT_KEY, kind="mergesort", na_position="first").reset_index(drop=True)
 
 
 def label_boundary_rows(labels: np.ndarray, identity: Mapping[str, Any]) -> List[Dict[str, Any]]:

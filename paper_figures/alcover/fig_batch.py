@@ -37,7 +37,9 @@ def batch_points(df: pd.DataFrame) -> pd.DataFrame:
     rows = rows.assign(method=rows["strategy"], batch_size=rows["batch_size"].astype(int))
     points = seed_summary(rows, PANEL_KEY + RESOLUTION + ["method", "batch_size"])
     points[["mean", "std"]] = points[["mean", "std"]].astype(float) * 100.0
-    return points
+    # A panel is a batch-size curve only where more than one batch size ran (not the default runs).
+    sizes = points.groupby(PANEL_KEY + RESOLUTION, dropna=False)["batch_size"].transform("nunique")
+    return points[sizes > 1].reset_index(drop=True)
 
 
 def _batch_axis(ax: Axes, sizes: List[int]) -> None:

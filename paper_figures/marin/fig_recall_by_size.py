@@ -35,7 +35,7 @@ from paper_figures.style.panels import (NOTE_SIZE, ONE_COLUMN_IN, PANEL_HEIGHT_I
 
 TITLE = "Marin et al. 2019, Figs 12 & 14: object recall by size, and relative to uniform"
 ALL = "all"
-XLABEL = "object size bin (q1 smallest … q4 largest)"
+XLABEL = "size bin (q1 small … q4 large)"
 RECALL_YLABEL = "recall (%)"
 RATIO_YLABEL = "recall / uniform's (×)"
 KEY = GROUP_KEY + RESOLUTION + ["class_name", "size_bin"]

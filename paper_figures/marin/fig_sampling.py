@@ -40,7 +40,7 @@ XLABEL = "column (px)"
 YLABEL = "row (px)"
 KEY = ["dataset", "split", "height", "width"]
 NEIGHBOUR_STYLE = {"color": "#2B6CB0", "linewidth": 0.5, "alpha": 0.8}
-BOUNDARY_STYLE = {"color": "#000000", "marker": "s", "linestyle": "none", "markersize": 0.6, "alpha": 0.55}
+BOUNDARY_STYLE = {"color": "#333333", "marker": "s", "linestyle": "none", "markersize": 0.35, "alpha": 0.5}
 FRAME_COLOR = "#FFFFFF"
 NO_BOUNDARIES = "label boundaries not recorded in the rows\n(no 'label_boundary_pixel' rows)"
 

@@ -1,6 +1,7 @@
 """Alcover-Couso et al. figures and Table V, built from hand-made tidy rows with known answers."""
 from __future__ import annotations
 
+import json
 import math
 from pathlib import Path
 from typing import Dict, List
@@ -9,17 +10,20 @@ import numpy as np
 import pandas as pd
 import pytest
 import yaml
+from matplotlib.colors import to_rgba
 from matplotlib.figure import Figure
 
 from benchmark.registry import FIGURES
-from benchmark.results import make_row, read_rows, write_rows
-from paper_figures import fig_alcover_common as common
+from benchmark.results import write_rows
+from paper_figures.alcover import shared as common
 from paper_figures.build import build_all
-from paper_figures.fig_alcover_prior_gain import prior_gain_points
+from paper_figures.alcover.fig_prior_gain import prior_gain_points
+from paper_figures.build import build_frame
 from paper_figures.reported import load_reported
-from paper_figures.style import method_color
+from paper_figures.synthetic import row, rows_frame, run_identity
+from paper_figures.style.palette import method_color
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 
 ALCOVER_IDS = ["table_alcover_priors", "alcover_prior_gain", "alcover_mc", "alcover_samplers", "alcover_batch",
                "alcover_class_gain"]
@@ -40,16 +44,32 @@ MIOU = {"uniform": 0.40, "soft_labels_mc_off": 0.45, "soft_labels": 0.50, "unifo
 RESOLUTIONS = [(16, 32), (32, 64), (64, 128)]
 
 
+# The labels of workflows/config.yaml and what they run (as their params say).
+VARIANTS = {"soft_labels_mc_off": ("soft_labels", {"mc": False}, {}),
+            "uniform_bicubic": ("uniform", {"image_mode": "bicubic"}, {}),
+            "soft_labels_label_bicubic": ("soft_labels", {"label_mode": "soft-bicubic"}, {}),
+            "soft_labels_colour_bicubic": ("soft_labels", {"image_mode": "bicubic"}, {}),
+            "soft_labels_bicubic": ("soft_labels", {"image_mode": "bicubic", "label_mode": "soft-bicubic"}, {})}
+VARIANTS.update({f"{m}_bs{b}": (m, {}, {"batch_size": b}) for m in ("uniform", "soft_labels") for b in (1, 2, 4, 8)})
+PAIRS = {"uniform": ("bilinear", "nearest"), "uniform_bicubic": ("bicubic", "nearest"),
+         "soft_labels_label_bicubic": ("bilinear", "soft-bicubic"), "soft_labels": ("bilinear", "soft-bilinear"),
+         "soft_labels_colour_bicubic": ("bicubic", "soft-bilinear"), "soft_labels_bicubic": ("bicubic", "soft-bicubic")}
+
+
 def _identity(method: str, height, width, seed, split="val", run_id=None, model="tiny_net") -> Dict[str, object]:
-    return {"run_id": run_id or f"run-{method}-{height}-s{seed}", "dataset": "synthcity", "split": split,
-            "method": method, "model": model, "height": height, "width": width, "seed": seed}
+    return run_identity(method, VARIANTS.get(method), run_id=run_id or f"run-{method}-{height}-s{seed}",
+                        dataset="synthcity", split=split, model=model, height=height, width=width, seed=seed)
+
+
+def make_row(identity, metric, value, unit="", **measurement):
+    return row(identity, metric, value, **measurement)
 
 
 def alcover_rows() -> List[Dict[str, object]]:
     """Priors (one prior run), per-class IoU, Table III/IV mIoU, Fig 7 batch mIoU."""
     rows: List[Dict[str, object]] = []
     prior = {"run_id": "priors_synthcity_train", "dataset": "synthcity", "split": "train", "method": "soft_labels",
-             "model": "", "seed": None}
+             "model": "", "seed": None, "track": "", "params": "{}"}
     for c in CLASSES:
         rows.append(make_row(dict(prior, height=HR[0], width=HR[1]), "class_frequency", ORIGINAL[c], "fraction",
                              class_name=c, stage="original"))
@@ -68,12 +88,19 @@ def alcover_rows() -> List[Dict[str, object]]:
                 rows.append(make_row(ident, "class_frequency", 0.5, "fraction", class_name=c, stage="original"))
         for method, value in MIOU.items():
             for height, width in RESOLUTIONS:
-                if method in common.TABLE3_LABELS or height == 64:
+                if method in ("uniform", "soft_labels", "soft_labels_mc_off") or height == 64:
                     rows.append(make_row(_identity(method, height, width, seed), "miou", value + height / 1000 + delta,
                                          "fraction"))
+    return rows
+
+
+def batch_rows() -> List[Dict[str, object]]:
+    """The alcover_fig7_batch experiment's mIoU rows (its own metrics file)."""
+    rows: List[Dict[str, object]] = []
+    for seed, delta in ((0, -0.01), (1, 0.01)):
         for batch in (1, 2, 4, 8):
             for method, base in (("uniform", 0.2), ("soft_labels", 0.45)):
-                label = common.batch_label(method, batch)
+                label = f"{method}_bs{batch}"
                 rows.append(make_row(_identity(label, 64, 128, seed), "miou", base + 0.03 * math.log2(batch) + delta,
                                      "fraction"))
     return rows
@@ -81,10 +108,8 @@ def alcover_rows() -> List[Dict[str, object]]:
 
 @pytest.fixture(scope="module")
 def df(tmp_path_factory) -> pd.DataFrame:
-    # Through the CSV store: write_rows sorts rows (class names alphabetically), as metrics.csv is.
-    path = tmp_path_factory.mktemp("alcover") / "metrics.csv"
-    write_rows(path, alcover_rows())
-    return read_rows(path)
+    # Sorted as metrics.csv is (class names alphabetically), with the params identity column.
+    return rows_frame(alcover_rows())
 
 
 def _texts(ax) -> str:
@@ -103,9 +128,7 @@ def _bar_heights(ax) -> List[float]:
 
 def test_all_alcover_outputs_are_registered_and_build(tmp_path):
     assert set(ALCOVER_IDS) <= set(FIGURES.keys())
-    csv = tmp_path / "m.csv"
-    write_rows(csv, alcover_rows())
-    written = {p.name for p in build_all(csv, tmp_path / "out", only=ALCOVER_IDS)}
+    written = {p.name for p in build_frame(rows_frame(alcover_rows()), tmp_path / "out", only=ALCOVER_IDS)}
     assert "table_alcover_priors.md" in written and "alcover_prior_gain.png" in written
 
 
@@ -118,21 +141,23 @@ def test_scale_helpers():
     assert common.parse_setting("colour=bilinear; label=nearest; bs=20; scale=1/8")["bs"] == "20"
 
 
-def test_sampler_labels_cover_the_configured_experiments():
-    # The workflow config runs the experiments; the figures name their runs. Both must agree.
+def test_the_test_variants_are_the_configured_experiments():
+    # The figures read what a run was from its params; these rows must say what the config runs.
     experiments = yaml.safe_load((ROOT / "workflows" / "config.yaml").read_text())["experiments"]
-    defaults = {"uniform": ("bilinear", "nearest"), "soft_labels": ("bilinear", "soft-bilinear")}
-    table4 = experiments["alcover_table4_samplers"]["methods"]
-    pairs = {label: (entry.get("options", {}).get("image_mode", defaults[entry["method"]][0]),
-                     entry.get("options", {}).get("label_mode", defaults[entry["method"]][1]))
-             for label, entry in table4.items()}
-    assert pairs == common.SAMPLER_LABELS
-    for label, (_, label_mode) in common.SAMPLER_LABELS.items():
-        assert label.startswith("uniform") == (label_mode == "nearest"), label
-    fig7 = experiments["alcover_fig7_batch"]["methods"]
-    for label, entry in fig7.items():
-        assert label == common.batch_label(entry["method"], entry["train"]["batch_size"])
-        assert common.BATCH_LABEL.match(label)
+    for name in ("alcover_table4_samplers", "alcover_fig7_batch"):
+        for label, entry in experiments[name]["methods"].items():
+            registered, options, train = VARIANTS.get(label, (label, {}, {}))
+            assert (registered, options, train) == (entry["method"], entry.get("options", {}), entry.get("train", {}))
+    pairs = {label: common.sampler_pair(json.loads(_identity(label, 64, 128, 0)["params"]))
+             for label in experiments["alcover_table4_samplers"]["methods"]}
+    assert pairs == PAIRS and sorted(PAIRS.values()) == sorted(common.SAMPLER_ORDER)
+
+
+def test_strategies_come_from_params_not_labels():
+    # A run labelled "uniform" that actually trains soft labels with MC off is MC off.
+    odd = run_identity("uniform", ("soft_labels", {"mc": False}, {}), run_id="r")
+    assert common.strategy(json.loads(odd["params"])) == common.SOFT_MC_OFF
+    assert common.strategy(json.loads(run_identity("x", ("uniform", {"image_mode": "bicubic"}, {}))["params"])) is None
 
 
 def test_table_v_values_times_1e4_and_mean_abs(df):
@@ -201,7 +226,7 @@ def test_mc_bars_are_the_seed_means_and_reported_is_separate(df):
     hrnet = next(ax for ax in axes if "hrnetv2" in ax.get_title())
     assert sorted(_bar_heights(hrnet))[:3] == pytest.approx([54.1, 71.3, 75.3])
     assert 76.0 == pytest.approx(max(h for h in _bar_heights(hrnet) if h < 77))
-    assert _legend_texts(fig) == ["uniform", "soft labels mc off", "soft labels"]  # the bar order
+    assert _legend_texts(fig) == ["nearest labels", "soft labels, MC off", "soft labels, MC on"]  # the bar order
     for handle, label in zip(fig.legends[0].legend_handles, ["uniform", "soft_labels_mc_off", "soft_labels"]):
         assert handle.get_color() == method_color(label)
 
@@ -212,24 +237,25 @@ def test_samplers_one_bar_per_pair(df):
     assert ours.get_title().startswith("ours") and paper.get_title().startswith("reported")
     pairs = [t.get_text() for t in ours.get_xticklabels()]
     assert pairs[0] == "bilinear\nNN" and pairs[-1] == "bicubic\nsoft bic."
-    label_of = {pair: label for label, pair in common.SAMPLER_LABELS.items()}
+    label_of = {pair: label for label, pair in PAIRS.items()}
     expected = [(MIOU[label_of[p]] + 0.064) * 100 for p in common.SAMPLER_ORDER]
     assert _bar_heights(ours) == pytest.approx(expected)
     assert _bar_heights(paper) == pytest.approx([71.3, 71.4, 80.6, 81.5, 81.3, 82.6])
-    assert "soft labels bicubic" in _legend_texts(fig)
+    assert _legend_texts(fig) == ["nearest labels", "soft labels, MC on"]
+    assert [p.get_facecolor() for p in ours.patches][:2] == [to_rgba(method_color("uniform"))] * 2
 
 
 def test_samplers_and_batch_say_when_the_experiment_was_not_run(df):
     plain = df[df["method"].isin(["uniform", "soft_labels"])]
     fig = FIGURES.get("alcover_samplers")(plain)
-    assert "alcover_table4_samplers not run" in _texts(fig.axes[0])
+    assert "experiment=alcover_table4_samplers" in _texts(fig.axes[0])
     fig = FIGURES.get("alcover_batch")(plain)
-    assert "alcover_fig7_batch not run" in _texts(fig.axes[0])
+    assert "experiment=alcover_fig7_batch" in _texts(fig.axes[0])
     assert "no reported numbers" in _texts([ax for ax in fig.axes if ax.get_visible()][-1])
 
 
-def test_batch_lines_by_batch_size(df):
-    fig = FIGURES.get("alcover_batch")(df)
+def test_batch_lines_by_batch_size():
+    fig = FIGURES.get("alcover_batch")(rows_frame(batch_rows()))
     ours = fig.axes[0]
     lines = {l.get_label(): l for l in ours.get_lines() if not l.get_label().startswith("_")}
     assert set(lines) == {"uniform", "soft labels"}
@@ -263,7 +289,7 @@ def test_class_order_survives_sorting_and_handles_other_datasets():
 
 
 def test_table_prints_float_noise_as_zero():
-    from paper_figures.table_alcover_priors import discrepancy_body
+    from paper_figures.alcover.table_priors import discrepancy_body
     values = pd.DataFrame({"mode": ["soft-area"] * 2, "scale": [0.5] * 2, "class_name": ["road", "pole"],
                            "value": [-1e-17, 2.5e-4]})
     assert discrepancy_body(values, ["road", "pole"]) == [["soft-area @ 1/2", "0.00", "2.50", "1.25"]]

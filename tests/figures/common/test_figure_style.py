@@ -12,10 +12,12 @@ from matplotlib.collections import LineCollection
 
 from benchmark.registry import FIGURES
 from benchmark.results import to_frame
-from paper_figures.style import METHOD_ORDER, method_style, ok_rows, seed_summary, sort_methods, split_titles
+from paper_figures.rows import ok_rows, seed_summary
+from paper_figures.style.palette import METHOD_ORDER, method_style, sort_methods
+from paper_figures.style.panels import split_titles
 from paper_figures.synthetic import synthetic_rows
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 
 
 def test_known_methods_have_distinct_colours_and_uniform_is_dashed():
@@ -29,7 +31,7 @@ def test_unknown_methods_get_a_stable_extra_colour():
     style = method_style("brand_new_method")
     assert style["color"] not in {method_style(m)["color"] for m in METHOD_ORDER}
     # Same colour in another process with another str-hash salt.
-    code = "from paper_figures.style import method_style; print(method_style('brand_new_method')['color'])"
+    code = "from paper_figures.style.palette import method_style; print(method_style('brand_new_method')['color'])"
     env = {**os.environ, "PYTHONHASHSEED": "12345"}
     out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True, timeout=60)
     assert out.stdout.strip() == style["color"], out.stderr

@@ -16,8 +16,8 @@ from benchmark.results import METRICS, make_row, read_rows, to_frame, write_rows
 from benchmark.sampling_points import lambda_stage, sampling_points_from_labels, sampling_points_rows
 from benchmark.sampling_tensor import sampling_for_lambdas
 from paper_figures import reported
-from paper_figures.fig_marin_common import compare_to_uniform, is_marin_method, smallest_resolutions
-from paper_figures.style import method_color
+from paper_figures.marin.shared import compare_to_uniform, marin_rows, smallest_resolutions
+from paper_figures.style.palette import method_color
 from paper_figures.synthetic import PROVENANCE, synthetic_rows
 
 RESOLUTIONS = ((16, 32), (32, 64), (64, 128))

@@ -11,8 +11,8 @@ from matplotlib.figure import Figure
 import paper_figures.reported as reported_module
 from benchmark.registry import FIGURES
 from benchmark.results import METRICS, make_row, to_frame
-from paper_figures.fig_jin_common import edge_sim_radius, reported_method_rows, sensitivity_setting
-from paper_figures.style import method_color
+from paper_figures.jin.shared import reported_method_rows
+from paper_figures.style.palette import method_color
 from paper_figures.synthetic import PROVENANCE, synthetic_rows
 
 JIN = ("uniform", "edge_based", "deformation", "deformation_single", "edge_sim", "interpolation")

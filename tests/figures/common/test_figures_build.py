@@ -14,10 +14,10 @@ from benchmark.errors import DsbenchError
 from benchmark.registry import FIGURES
 from benchmark.results import make_row, read_rows, to_frame, write_rows
 from paper_figures.build import build_all
-from paper_figures.style import method_color
+from paper_figures.style.palette import method_color
 from paper_figures.synthetic import synthetic_rows
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 EXPECTED = {"cost_curves", "cost_fraction", "trimap", "table_results"}
 
 
