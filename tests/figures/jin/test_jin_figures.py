@@ -11,32 +11,37 @@ from matplotlib.figure import Figure
 import paper_figures.reported as reported_module
 from benchmark.registry import FIGURES
 from benchmark.results import METRICS, make_row, to_frame
-from paper_figures.jin.shared import reported_method_rows
+from paper_figures.jin.shared import reference_options, reported_method_rows, with_run_settings
 from paper_figures.style.palette import method_color
-from paper_figures.synthetic import PROVENANCE, synthetic_rows
+from paper_figures.synthetic import row, rows_frame, run_identity, synthetic_rows
 
 JIN = ("uniform", "edge_based", "deformation", "deformation_single", "edge_sim", "interpolation")
 RESOLUTIONS = ((16, 32), (32, 64))
 # Original pixel frequencies (sum 1): pole rarest, road most frequent.
 ORIGINAL = {"road": 0.55, "car": 0.25, "person": 0.15, "pole": 0.05}
 RADII = {"edge_sim_r0p5": 0.30, "edge_sim_r1": 0.34, "edge_sim_r2": 0.41, "edge_sim_r4": 0.37}
-SENSITIVITY = {"deformation_sigma0.125": 0.44, "deformation_sigma0.08": 0.43, "deformation_gamma50": 0.42,
-               "deformation_gamma100": 0.45}
+SENSITIVITY = {"deformation_sigma_frac0p08": 0.43, "deformation_gamma50": 0.42, "deformation_gamma200": 0.45}
+# What each label runs, as its params say (the figures never read the labels).
+VARIANTS = {"edge_sim_r0p5": ("edge_sim", {"radius": 0.5}, {}), "edge_sim_r1": ("edge_sim", {"radius": 1.0}, {}),
+            "edge_sim_r2": ("edge_sim", {"radius": 2.0}, {}), "edge_sim_r4": ("edge_sim", {"radius": 4.0}, {}),
+            "deformation_sigma_frac0p08": ("deformation", {"sigma_frac": 0.08}, {}),
+            "deformation_gamma50": ("deformation", {"gamma": 50.0}, {}),
+            "deformation_gamma200": ("deformation", {"gamma": 200.0}, {})}
 
 
 def _identity(method: str, height: int, width: int, seed: int) -> Dict[str, object]:
-    return {"run_id": f"jin-{method}-{height}x{width}-s{seed}", "dataset": "synthcity", "split": "val",
-            "method": method, "model": "tiny_net", "height": height, "width": width, "seed": seed}
+    return run_identity(method, VARIANTS.get(method), run_id=f"jin-{method}-{height}x{width}-s{seed}",
+                        dataset="synthcity", split="val", model="tiny_net", height=height, width=width, seed=seed)
 
 
 def _add(rows: List[dict], identity: dict, metric: str, value: float, **measurement: object) -> None:
-    rows.append(make_row(identity, metric, value, METRICS[metric], provenance=PROVENANCE, **measurement))
+    rows.append(row(identity, metric, value, **measurement))
 
 
 def jin_sweep_rows(seeds=(0, 1)) -> List[dict]:
     """synthetic_rows (miou, trimap, fraction, ...) of the Jin methods plus the rows the Jin figures read:
     miou_intrinsic, per-class iou, class_frequency (original / sampled), the radius sweep and a sensitivity sweep."""
-    rows = synthetic_rows(methods=JIN, resolutions=RESOLUTIONS, seeds=seeds, run_prefix="jin")
+    rows = synthetic_rows(methods=JIN, resolutions=RESOLUTIONS, seeds=seeds, run_prefix="jin", variants=VARIANTS)
     for m_index, method in enumerate(JIN):
         for r_index, (height, width) in enumerate(RESOLUTIONS):
             for seed in seeds:
@@ -58,7 +63,7 @@ def jin_sweep_rows(seeds=(0, 1)) -> List[dict]:
 
 @pytest.fixture(scope="module")
 def df() -> pd.DataFrame:
-    return to_frame(jin_sweep_rows())
+    return rows_frame(jin_sweep_rows())
 
 
 def _mean(df: pd.DataFrame, metric: str, **equal: object) -> float:
@@ -83,15 +88,16 @@ def _reported_lines(ax):
 # --- label parsers ---------------------------------------------------------------------------
 
 
-def test_radius_and_sensitivity_labels_parse():
-    assert edge_sim_radius("edge_sim_r2") == 2.0
-    assert edge_sim_radius("edge_sim_r0p5") == 0.5 and edge_sim_radius("edge_sim_r1.5") == 1.5
-    assert edge_sim_radius("edge_sim") is None and edge_sim_radius("edge_sim_rx") is None
-    assert sensitivity_setting("deformation_sigma0.08") == ("deformation", "sigma", "0.08")
-    assert sensitivity_setting("deformation_input_size32x64") == ("deformation", "input_size", "32x64")
-    assert sensitivity_setting("deformation_single_gamma50") == ("deformation_single", "gamma", "50")
-    assert sensitivity_setting("deformation_single") is None and sensitivity_setting("deformation") is None
-    assert sensitivity_setting("edge_sim_r2") is None
+def test_variants_are_found_by_their_params_not_their_labels(df):
+    settings = with_run_settings(df[df["metric"] == "miou"]).drop_duplicates("method").set_index("method")
+    assert settings.at["deformation_sigma_frac0p08", "varied"] == ("sigma_frac",)
+    assert settings.at["deformation_gamma200", "varied"] == ("gamma",)
+    assert settings.at["deformation", "varied"] == () and settings.at["edge_sim_r0p5", "radius"] == 0.5
+    assert reference_options([{"a": 1, "b": 2}, {"a": 1, "b": 3}, {"a": 9, "b": 2}]) == {"a": 1, "b": 2}
+    # A label that reads like a variant but runs the defaults is the reference run.
+    odd = rows_frame([row(run_identity("deformation_sigma0p5", ("deformation", {}, {}), run_id="x", dataset="d",
+                                       split="val", model="m", height=8, width=16, seed=0), "miou", 0.5)])
+    assert with_run_settings(odd)["varied"].iloc[0] == ()
 
 
 # --- Fig 6 -----------------------------------------------------------------------------------
@@ -165,7 +171,9 @@ def test_methods_plots_miou_against_size_and_the_fig9a_numbers_separately(df):
     assert list(line.get_ydata()) == pytest.approx(
         [_mean(df, "miou", method="interpolation", height=h) * 100 for h, _ in RESOLUTIONS])
     assert [t.get_text() for t in ours.get_xticklabels()] == ["16×32", "32×64"]
-    assert not any(l.get_label().startswith("edge sim r") for l in ours.get_lines())  # radius variants left out
+    # The radius sweep shows its reference radius (2, most runs) only: r2 and the plain edge_sim label.
+    assert {l.get_label() for l in ours.get_lines()} >= {"edge sim", "edge sim r2"}
+    assert not any(l.get_label() in ("edge sim r0p5", "edge sim r1", "edge sim r4") for l in ours.get_lines())
     assert "cityscapes (Fig 9a)" in reported_ax.get_title()
     reported = {l.get_label().split()[2]: l for l in _reported_lines(reported_ax)}
     assert set(reported) == {"uniform", "deformation", "edge_based", "interpolation"}
@@ -179,8 +187,12 @@ def test_methods_plots_miou_against_size_and_the_fig9a_numbers_separately(df):
 
 def test_trimap_gain_is_the_difference_to_uniform_with_the_miou_gain(df):
     fig = FIGURES.get("jin_trimap_gain")(df)
-    assert len(fig.axes) == len(RESOLUTIONS) and fig.axes[0].get_title() == "16×32"
-    ax = fig.axes[1]  # 32x64
+    # Two panels per resolution: the trimap gain and the mIoU gain are different measures.
+    assert [ax.get_title() for ax in fig.axes] == ["16×32 · near boundaries", "16×32 · overall",
+                                                   "32×64 · near boundaries", "32×64 · overall"]
+    assert fig.axes[0].get_ylabel() == "trimap accuracy − uniform (pp)"
+    assert fig.axes[1].get_ylabel() == "mIoU − uniform (pp)"
+    ax, ax_miou = fig.axes[2], fig.axes[3]  # 32x64
     rows = df[(df["metric"] == "trimap_accuracy") & (df["height"] == 32)]
     mean = rows.groupby(["method", "band_px"])["value"].mean()
     bands = sorted(rows["band_px"].unique())
@@ -189,9 +201,10 @@ def test_trimap_gain_is_the_difference_to_uniform_with_the_miou_gain(df):
     assert list(line.get_ydata()) == pytest.approx([(mean[("deformation", b)] - mean[("uniform", b)]) * 100
                                                     for b in bands])
     miou_gain = (_mean(df, "miou", method="deformation", height=32) - _mean(df, "miou", method="uniform", height=32))
-    dotted = [l for l in ax.get_lines() if l.get_linestyle() == ":" and l.get_color() == method_color("deformation")]
-    assert len(dotted) == 1 and dotted[0].get_ydata()[0] == pytest.approx(miou_gain * 100)
-    assert "overall mIoU gain (dotted)" in _legend_texts(fig) and "uniform" not in _legend_texts(fig)
+    names = [t.get_text() for t in ax_miou.get_xticklabels()]
+    bar = ax_miou.patches[names.index("deformation")]
+    assert bar.get_height() == pytest.approx(miou_gain * 100)
+    assert not [l for l in ax.get_lines() if l.get_linestyle() == ":"]  # no mIoU line on the trimap axis
 
 
 # --- Fig 13 and Fig 5 ------------------------------------------------------------------------
@@ -244,13 +257,20 @@ def test_class_iou_gain_without_frequencies_is_alphabetical(df):
 
 
 def test_edge_sim_radius_bars_highlight_the_best_radius(df):
-    fig = FIGURES.get("jin_edge_sim_radius")(df)
-    (ax,) = fig.axes  # the sweep ran at 32x64 only
+    sweep = df[~((df["method"] == "edge_sim") & (df["height"] == 32))]  # r2 alone is radius 2 at 32x64
+    fig = FIGURES.get("jin_edge_sim_radius")(sweep)
+    ax = next(ax for ax in fig.axes if ax.get_title() == "32×64")
     assert [t.get_text() for t in ax.get_xticklabels()] == ["0.5", "1", "2", "4"]
     heights = _bars(ax)
     expected = [np.mean([RADII[m] + 0.002 * s for s in (0, 1)]) * 100 for m in
                 ("edge_sim_r0p5", "edge_sim_r1", "edge_sim_r2", "edge_sim_r4")]
     assert heights == pytest.approx(expected)
+    # B1: every bar, the reference line and the label inside the axes; bars from 0; no empty panel.
+    for panel in fig.axes:
+        low, high = panel.get_ylim()
+        assert low == 0.0 < high and all(p.get_height() < high for p in panel.patches)
+        assert all(low <= line.get_ydata()[0] <= high for line in panel.get_lines())
+        assert panel.patches, panel.get_title()
     alphas = [patch.get_alpha() for patch in ax.patches]
     assert alphas[2] == 1.0 and all(a < 1.0 for i, a in enumerate(alphas) if i != 2)
     assert any(t.get_text() == "best R=2" for t in ax.texts)
@@ -266,22 +286,29 @@ def test_table_has_both_accuracies_per_resolution_and_sensitivity_tables(df):
     lines = [l for l in md.splitlines() if l.startswith("| ")]
     header = lines[0]
     assert header.startswith("| method | 16×32 (0.39% px) mIoU | 16×32 (0.39% px) mIoU(Y',Y) | 32×64 (1.6% px) mIoU")
-    methods = [l.split(" | ")[0][2:] for l in lines if not l.startswith(("| method", "| :", "| sigma", "| gamma"))]
-    assert methods[:6] == list(JIN) and not any(m.startswith("deformation_sigma") for m in methods)
+    main = lines[:lines.index(next(l for l in lines[1:] if l.startswith("| sigma_frac") or l.startswith("| gamma")
+                                   or l.startswith("| radius")))]
+    methods = [l.split(" | ")[0][2:] for l in main if not l.startswith(("| method", "| :"))]
+    assert methods == ["uniform", "edge_based", "deformation", "deformation_single", "edge_sim", "edge_sim_r2",
+                       "interpolation"]  # variants (other options than the reference run's) left out
     deformation_row = next(l for l in lines if l.startswith("| deformation |"))
     mean = _mean(df, "miou_intrinsic", method="deformation", height=16) * 100
     std = df[(df["metric"] == "miou_intrinsic") & (df["method"] == "deformation") & (df["height"] == 16)]["value"].std() * 100
     assert deformation_row.split(" | ")[2] == f"{mean:.1f} ± {std:.1f}"
-    assert "### Sensitivity of deformation to sigma" in md and "### Sensitivity of deformation to gamma" in md
+    assert "### Sensitivity of deformation to sigma_frac" in md and "### Sensitivity of deformation to gamma" in md
+    assert "### Sensitivity of edge_sim to radius" in md
     sigma_rows = [l.split(" | ")[0][2:] for l in lines if l.startswith(("| 0.08", "| 0.125"))]
-    assert sigma_rows == ["0.08", "0.125"]  # numeric order
-    gamma_row = next(l for l in lines if l.startswith("| 50 |"))
+    assert sigma_rows == ["0.08", "0.125 (reference)"]  # numeric order, the reference run marked
+    gamma_rows = [l.split(" | ")[0][2:] for l in lines if l.startswith(("| 50", "| 100", "| 200"))]
+    assert gamma_rows == ["50.0", "100.0 (reference)", "200.0"]
+    gamma_row = next(l for l in lines if l.startswith("| 50.0 |"))
     assert gamma_row.split(" | ")[1] == "–"  # the sweep has no 16x32 run
-    assert r"\begin{tabular}" in table["latex"] and table["latex"].count(r"\begin{tabular}") == 3
+    assert "mIoU(Y', Y): the mIoU of Y'" in md  # B6: the table defines its second measure
+    assert table["latex"].count(r"\begin{tabular}") == 4
 
 
 def test_table_omits_sensitivity_tables_without_those_runs(df):
-    plain = df[~df["method"].str.startswith("deformation_sigma") & ~df["method"].str.startswith("deformation_gamma")]
+    plain = df[~df["method"].str.startswith(("deformation_sigma", "deformation_gamma", "edge_sim_r"))]
     md = FIGURES.get("table_jin")(plain)["markdown"]
     assert "Sensitivity" not in md and "| deformation_single |" in md
 
@@ -300,13 +327,13 @@ def test_rows_without_jin_metrics_give_labelled_no_data_panels(key):
     fig = FIGURES.get(key)(df)
     texts = [t.get_text() for ax in fig.axes for t in ax.texts]
     assert any("no data" in t for t in texts), key
-    assert fig.legends and fig._suptitle.get_text().endswith(")")
+    assert fig.legends and "Jin et al. Fig " in fig._suptitle.get_text()
     assert all(ax.get_xlabel() for ax in fig.axes)
 
 
 def test_failed_rows_are_not_plotted(df):
     broken = df.copy()
-    mask = (broken["metric"] == "miou") & (broken["method"] == "edge_sim_r2")
+    mask = (broken["metric"] == "miou") & broken["method"].isin(["edge_sim_r2", "edge_sim"])
     broken.loc[mask, ["status", "reason", "value"]] = ["failed", "oom", np.nan]
     fig = FIGURES.get("jin_edge_sim_radius")(broken)
     assert [t.get_text() for t in fig.axes[0].get_xticklabels()] == ["0.5", "1", "4"]
