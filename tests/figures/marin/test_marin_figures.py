@@ -16,9 +16,12 @@ from benchmark.results import METRICS, make_row, read_rows, to_frame, write_rows
 from benchmark.sampling_points import lambda_stage, sampling_points_from_labels, sampling_points_rows
 from benchmark.sampling_tensor import sampling_for_lambdas
 from paper_figures import reported
-from paper_figures.marin.shared import compare_to_uniform, marin_rows, smallest_resolutions
-from paper_figures.style.palette import method_color
-from paper_figures.synthetic import PROVENANCE, synthetic_rows
+from paper_figures.marin.shared import compare_to_uniform, smallest_resolutions
+from paper_figures.style.palette import method_color, method_style
+from paper_figures.synthetic import PROVENANCE, label_boundary_rows, rows_frame, synthetic_rows
+from paper_figures.synthetic import row as synthetic_row
+from paper_figures.synthetic import run_identity
+from paper_figures.marin import shared as marin_shared
 
 RESOLUTIONS = ((16, 32), (32, 64), (64, 128))
 METHODS = ("uniform", "edge_based", "deformation")
@@ -28,7 +31,8 @@ RECALL = {"q1": (0.20, 0.30), "q2": (0.40, 0.50), "q3": (0.50, 0.55), "q4": (0.8
 
 
 def _identity(row: Dict[str, object]) -> Dict[str, object]:
-    return {k: row[k] for k in ("run_id", "dataset", "split", "method", "model", "height", "width", "seed")}
+    return {k: row[k] for k in ("run_id", "dataset", "split", "method", "model", "height", "width", "seed",
+                                "track", "params")}
 
 
 def disk_labels(height: int = 24, width: int = 40) -> np.ndarray:
@@ -51,22 +55,20 @@ def marin_rows() -> List[Dict[str, object]]:
         if row["metric"] != "miou":
             continue
         identity = _identity(row)
-        extra.append(make_row(identity, "miou_target", row["value"] - 0.1, METRICS["miou_target"],
-                              provenance=PROVENANCE))
+        extra.append(synthetic_row(identity, "miou_target", row["value"] - 0.1))
         for size_bin, (uniform, edge) in RECALL.items():
             value = {"uniform": uniform, "edge_based": edge}.get(row["method"], 0.9)
             for class_name in ("all", "car", "person"):
-                extra.append(make_row(identity, "recall_by_size", value, METRICS["recall_by_size"],
-                                      provenance=PROVENANCE, size_bin=size_bin, class_name=class_name))
-    extra += sampling_points_from_labels(disk_labels(), (4, 6), identity=SAMPLING_IDENTITY, provenance=PROVENANCE)
+                extra.append(synthetic_row(identity, "recall_by_size", value, size_bin=size_bin,
+                                           class_name=class_name))
+    extra += [dict(r, track="", params="{}") for r in
+              sampling_points_from_labels(disk_labels(), (4, 6), identity=SAMPLING_IDENTITY, provenance=PROVENANCE)]
     return rows + extra
 
 
 @pytest.fixture(scope="module")
-def df(tmp_path_factory) -> pd.DataFrame:
-    path = tmp_path_factory.mktemp("marin") / "metrics.csv"
-    write_rows(path, marin_rows())  # through the validated store, as the workflow does
-    return read_rows(path)
+def df() -> pd.DataFrame:
+    return rows_frame(marin_rows())
 
 
 def _visible(fig: Figure):
@@ -84,9 +86,11 @@ def _texts(fig: Figure) -> str:
 # ---------------------------------------------------------------------------------------------- helpers
 
 
-def test_marin_methods_are_uniform_and_the_edge_based_family():
-    assert is_marin_method("uniform") and is_marin_method("edge_based") and is_marin_method("edge_based_lam0")
-    assert not is_marin_method("edge_sim_r2") and not is_marin_method("deformation")
+def test_marin_methods_are_uniform_and_edge_based_runs_by_params():
+    rows = rows_frame(synthetic_rows(methods=("uniform", "lam0", "edge_sim_r2", "edge_based_like"), seeds=(0,),
+                                     variants={"lam0": ("edge_based", {"lam": 0.0}, {}),
+                                               "edge_based_like": ("deformation", {}, {})}))
+    assert set(marin_shared.marin_rows(rows)["method"]) == {"uniform", "lam0"}  # by params.method, not by label
 
 
 def test_smallest_resolutions_by_pixel_count():
@@ -97,6 +101,7 @@ def test_smallest_resolutions_by_pixel_count():
 
 def test_compare_to_uniform_difference_and_ratio_by_hand():
     summary = pd.DataFrame({"band_px": [1, 1, 2, 2, 4], "method": ["uniform", "edge_based"] * 2 + ["edge_based"],
+                            "registered": ["uniform", "edge_based"] * 2 + ["edge_based"],
                             "mean": [0.5, 0.6, 0.8, 0.7, 0.9], "std": [0.0, 0.01, 0.0, 0.02, 0.0], "n": [2] * 5})
     diff = compare_to_uniform(summary, ["band_px"], "difference")
     assert list(diff["band_px"]) == [1, 2]  # band 4 has no uniform row
@@ -199,7 +204,8 @@ def test_trimap_two_smallest_resolutions_difference_to_uniform(df):
         expected = [(mean[("edge_based", b)] - mean[("uniform", b)]) * 100 for b in bands]
         assert list(lines["edge based"].get_xdata()) == bands
         assert list(lines["edge based"].get_ydata()) == pytest.approx(expected)
-    assert axes[1].get_ylabel() == "" and axes[0].get_ylabel() == "accuracy − uniform (pp)"
+    # Each panel has its own y-axis (no shared axis with per-panel limits), so each is labelled.
+    assert axes[1].get_ylabel() == axes[0].get_ylabel() == "accuracy − uniform (pp)"
 
 
 def test_trimap_one_resolution_and_no_uniform(df):
@@ -213,26 +219,47 @@ def test_trimap_one_resolution_and_no_uniform(df):
 # ---------------------------------------------------------------------------------------------- recall by size
 
 
-def test_recall_by_size_is_the_ratio_to_uniform(df):
+def test_recall_by_size_shows_recall_beside_the_ratio(df):
     fig = FIGURES.get("marin_recall_by_size")(df)
-    axes = _visible(fig)
-    assert [ax.get_title() for ax in axes] == ["16×32 · all objects", "16×32 · per class",
-                                               "32×64 · all objects", "32×64 · per class"]
-    expected = [edge / uniform for uniform, edge in RECALL.values()]  # 1.5, 1.25, 1.1, 1.0
-    line = _lines(axes[0])["edge based"]
-    assert list(line.get_xdata()) == [1, 2, 3, 4]
-    assert list(line.get_ydata()) == pytest.approx(expected)
-    assert [t.get_text() for t in axes[0].get_xticklabels()] == ["q1", "q2", "q3", "q4"]
-    # Per class: one bar per class and bin, from 1 to the ratio, in edge-based's colour.
-    bars = axes[1].patches
-    assert len(bars) == 2 * 4
-    assert sorted(b.get_height() + b.get_y() for b in bars) == pytest.approx(sorted(expected * 2))
-    assert all(b.get_y() == pytest.approx(1.0) for b in bars)
-    assert {tuple(np.round(b.get_facecolor()[:3], 3)) for b in bars} == \
-        {tuple(np.round(np.array([int(method_color("edge_based")[i:i + 2], 16) for i in (1, 3, 5)]) / 255, 3))}
-    assert [t.get_text() for t in axes[1].get_xticklabels()] == ["car", "person"]
-    legend = [t.get_text() for t in fig.legends[0].get_texts()]
-    assert "edge based" in legend and "q1 (smallest)" in legend and "deformation" not in legend
+    titles = [ax.get_title() for ax in fig.axes]
+    # Every resolution and every class, recall and ratio (B3: nothing dropped silently).
+    for res in ("16×32", "32×64", "64×128"):
+        for what in ("all objects", "car", "person"):
+            assert f"{res} · {what}: recall" in titles and f"{res} · {what}: relative to uniform" in titles
+    recall_ax = fig.axes[titles.index("16×32 · all objects: recall")]
+    assert list(_lines(recall_ax)["uniform"].get_ydata()) == pytest.approx([u * 100 for u, _ in RECALL.values()])
+    ratio_ax = fig.axes[titles.index("16×32 · all objects: relative to uniform")]
+    assert not ratio_ax.patches  # markers, never bars from a baseline
+    points = [l for l in ratio_ax.get_lines() if l.get_marker() == method_style("edge_based")["marker"]]
+    assert list(points[0].get_ydata()) == pytest.approx([edge / uniform for uniform, edge in RECALL.values()])
+    assert ratio_ax.get_ylim()[0] == 0.0
+    handles = fig.legends[0].legend_handles
+    colours = {h.get_label(): h.get_color() for h in handles}
+    assert colours["edge based"] == method_color("edge_based")  # legend swatch = drawn colour
+
+
+def test_recall_ratio_over_a_zero_baseline_is_not_drawn(df):
+    zero = df.copy()
+    mask = (zero["metric"] == "recall_by_size") & (zero["method"] == "uniform") & (zero["size_bin"] == "q1")
+    zero.loc[mask, "value"] = 0.0
+    skipped = (zero["metric"] == "recall_by_size") & (zero["size_bin"] == "q4") & (zero["class_name"] == "car")
+    zero.loc[skipped, ["status", "reason", "value"]] = ["skipped", "no instance in this size bin", np.nan]
+    fig = FIGURES.get("marin_recall_by_size")(zero)
+    titles = [ax.get_title() for ax in fig.axes]
+    ratio_ax = fig.axes[titles.index("16×32 · all objects: relative to uniform")]
+    points = [l for l in ratio_ax.get_lines() if l.get_marker() == method_style("edge_based")["marker"]]
+    assert 1 not in list(points[0].get_xdata())
+    assert "uniform's recall is 0: q1" in _texts(fig)
+    assert "too few objects (rows skipped): q4" in _texts(fig)
+
+
+def test_sampling_points_drawn_over_the_recorded_label_boundaries(df):
+    boundaries = label_boundary_rows(disk_labels(), dict(SAMPLING_IDENTITY, track="", params="{}"))
+    with_edges = pd.concat([df, rows_frame(boundaries)], ignore_index=True)
+    fig = FIGURES.get("marin_sampling")(with_edges)
+    edge_line = [l for l in fig.axes[0].get_lines() if l.get_marker() == "s"]
+    assert len(edge_line) == 1 and len(edge_line[0].get_xdata()) == len(boundaries)
+    assert "not recorded" in _texts(FIGURES.get("marin_sampling")(df))
 
 
 def test_recall_by_size_without_rows_says_so(df):
@@ -293,7 +320,8 @@ def test_sampling_figure_one_panel_per_lambda_with_the_stored_points(df):
         assert len(ax.get_lines()) == 1 + 4 + 6  # points + one line per grid row and column
         assert ax.get_ylim()[0] > ax.get_ylim()[1]  # rows grow downwards, as in an image
         assert ax.get_xlabel() == "column (px)" and ax.get_ylabel() == "row (px)"
-    assert [t.get_text() for t in fig.legends[0].get_texts()] == ["sampling point", "grid neighbours"]
+    assert [t.get_text() for t in fig.legends[0].get_texts()] == ["sampling point", "grid neighbours",
+                                                                         "label boundary"]
 
 
 # ---------------------------------------------------------------------------------------------- table
@@ -321,12 +349,12 @@ def test_table_rows_per_resolution_and_method_with_differences(df):
 
 def test_table_marks_skipped_cells_and_empty_input():
     rows = synthetic_rows(methods=("uniform",), resolutions=((16, 32),), seeds=(0,))
-    identity = {"run_id": "s", "dataset": "synthcity", "split": "val", "method": "edge_based", "model": "tiny_net",
-                "height": 16, "width": 32, "seed": 0}
-    rows.append(make_row(identity, "miou", None, "fraction", status="skipped", reason="no aux checkpoint"))
-    md = FIGURES.get("table_marin")(to_frame(rows))["markdown"]
+    identity = run_identity("edge_based", run_id="s", dataset="synthcity", split="val", model="tiny_net",
+                            height=16, width=32, seed=0)
+    rows.append(synthetic_row(identity, "miou", None, status="skipped", reason="no aux checkpoint"))
+    md = FIGURES.get("table_marin")(rows_frame(rows))["markdown"]
     assert "| 16×32 | edge_based | – | skipped | – | – | – |" in md
-    empty = FIGURES.get("table_marin")(to_frame([make_row(identity, "latency_ms", 1.0, "ms")]))
+    empty = FIGURES.get("table_marin")(rows_frame([synthetic_row(identity, "latency_ms", 1.0)]))
     assert "No data" in empty["markdown"]
 
 
