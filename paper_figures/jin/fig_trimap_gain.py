@@ -23,7 +23,7 @@ from paper_figures.style.panels import (add_legend, empty_panel, label_axes, new
 
 TRIMAP_XLABEL = "trimap band width (px)"
 TRIMAP_YLABEL = "trimap accuracy − uniform (pp)"
-MIOU_XLABEL = "method"
+MIOU_XLABEL = "method (one bar each, colours as in the legend)"
 MIOU_YLABEL = "mIoU − uniform (pp)"
 TITLE = "Jin et al. Fig 9b: gain over uniform near boundaries and overall"
 

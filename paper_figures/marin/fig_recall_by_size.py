@@ -131,6 +131,7 @@ def make(df: pd.DataFrame) -> Figure:
         ax = fig.subplots()
         label_axes(ax, "", XLABEL, RECALL_YLABEL)
         empty_panel(ax, "no data: needs ok 'recall_by_size' rows\nof uniform and edge_based runs")
+        add_legend(fig, [], extra=[(method_label("uniform") + " = 1 (reference)", reference_line_style())])
         return fig
     skipped = skipped_bins(df)
     groups, classes = _panels(summary)

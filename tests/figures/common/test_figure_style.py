@@ -13,23 +13,26 @@ from matplotlib.collections import LineCollection
 from benchmark.registry import FIGURES
 from benchmark.results import to_frame
 from paper_figures.rows import ok_rows, seed_summary
-from paper_figures.style.palette import METHOD_ORDER, method_style, sort_methods
+from paper_figures.style.palette import METHOD_ORDER, PRIMARY, method_style, sort_methods
 from paper_figures.style.panels import split_titles
-from paper_figures.synthetic import synthetic_rows
+from paper_figures.synthetic import rows_frame, synthetic_rows
 
 ROOT = Path(__file__).resolve().parents[3]
 
 
-def test_known_methods_have_distinct_colours_and_uniform_is_dashed():
-    colors = [method_style(m)["color"] for m in METHOD_ORDER]
-    assert len(set(colors)) == len(colors)
+def test_every_listed_method_has_its_own_colour_and_marker_pair_and_uniform_is_dashed():
+    pairs = [(method_style(m)["color"], method_style(m)["marker"]) for m in METHOD_ORDER]
+    assert len(set(pairs)) == len(pairs)
+    # The registered methods keep distinct colours (not only distinct pairs).
+    assert len({method_style(m)["color"] for m in PRIMARY}) == len(PRIMARY)
     assert method_style("uniform")["linestyle"] == "--"
     assert method_style("edge_based")["linestyle"] == "-"
 
 
 def test_unknown_methods_get_a_stable_extra_colour():
     style = method_style("brand_new_method")
-    assert style["color"] not in {method_style(m)["color"] for m in METHOD_ORDER}
+    assert (style["color"], style["marker"]) not in {(method_style(m)["color"], method_style(m)["marker"])
+                                                     for m in METHOD_ORDER}
     # Same colour in another process with another str-hash salt.
     code = "from paper_figures.style.palette import method_style; print(method_style('brand_new_method')['color'])"
     env = {**os.environ, "PYTHONHASHSEED": "12345"}
@@ -72,8 +75,8 @@ def _errorbars(fig):
 
 
 def test_error_bars_only_where_more_than_one_seed():
-    one_seed = to_frame(synthetic_rows(seeds=(0,)))
-    two_seeds = to_frame(synthetic_rows(seeds=(0, 1)))
+    one_seed = rows_frame(synthetic_rows(seeds=(0,)))
+    two_seeds = rows_frame(synthetic_rows(seeds=(0, 1)))
     for key in ("cost_curves", "cost_fraction", "trimap"):
         assert _errorbars(FIGURES.get(key)(one_seed)) == 0, key
         assert _errorbars(FIGURES.get(key)(two_seeds)) > 0, key
@@ -83,3 +86,13 @@ def test_split_titles_moves_shared_parts_up():
     assert split_titles([("synthcity", "net", "32×64"), ("synthcity", "net", "64×128")]) == \
         ("synthcity · net", ["32×64", "64×128"])
     assert split_titles([("a", "net"), ("b", "net")]) == ("net", ["a", "b"])
+
+
+def test_every_configured_label_is_listed_with_its_own_style():
+    # B2: edge_sim_r1 and soft_labels_mc_off once shared a hashed colour and marker.
+    import yaml
+    config = yaml.safe_load((ROOT / "workflows" / "config.yaml").read_text())
+    labels = set(config["methods"]) | {l for e in config["experiments"].values() for l in e.get("methods", {})}
+    assert labels <= set(METHOD_ORDER), sorted(labels - set(METHOD_ORDER))
+    styles = {(method_style(m)["color"], method_style(m)["marker"]) for m in labels}
+    assert len(styles) == len(labels)
