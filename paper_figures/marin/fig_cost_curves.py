@@ -24,7 +24,7 @@ from benchmark.registry import FIGURES
 from paper_figures.marin.shared import PAPER, RESOLUTION, marin_rows
 from paper_figures.reported import load_reported
 from paper_figures.rows import ok_rows, seed_summary
-from paper_figures.style.panels import FONT_SIZE, PANEL_HEIGHT_IN, PANEL_TITLE_SIZE, TITLE_SIZE, TWO_COLUMN_IN, add_legend, empty_panel, label_axes, log_x_axis, panel_title, plot_method_lines
+from paper_figures.style.panels import degenerate_note, is_degenerate, FONT_SIZE, PANEL_HEIGHT_IN, PANEL_TITLE_SIZE, TITLE_SIZE, TWO_COLUMN_IN, add_legend, empty_panel, label_axes, log_x_axis, panel_title, plot_method_lines
 
 TITLE = "Marin et al. 2019, Figs 8-11: accuracy vs. cost, edge-based vs. uniform"
 SHOWN: List[Tuple[str, str]] = [("miou", "mIoU (%)"), ("miou_target", "target-class mIoU (%)")]
@@ -113,6 +113,10 @@ def _ours(subfig: SubFigure | Figure, points: Dict[str, pd.DataFrame], groups: L
             with_cost = in_group.dropna(subset=["cost"])
             if with_cost.empty:
                 empty_panel(ax, f"no data: '{metric}' rows but no\nmatching 'macs' (stage=total) rows")
+                continue
+            if is_degenerate(with_cost["mean"]):
+                # e.g. target classes never learned at this budget: zeros are not a cost curve.
+                degenerate_note(ax, f"{PANEL_NAMES[metric]}: mIoU 0 for every method\nand resolution (never learned)")
                 continue
             methods += _plot_models(ax, with_cost, models)
             cost_axis(ax, with_cost["cost"], COST_UNIT)

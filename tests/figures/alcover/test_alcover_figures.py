@@ -14,9 +14,7 @@ from matplotlib.colors import to_rgba
 from matplotlib.figure import Figure
 
 from benchmark.registry import FIGURES
-from benchmark.results import write_rows
 from paper_figures.alcover import shared as common
-from paper_figures.build import build_all
 from paper_figures.alcover.fig_prior_gain import prior_gain_points
 from paper_figures.build import build_frame
 from paper_figures.reported import load_reported

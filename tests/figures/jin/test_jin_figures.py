@@ -10,7 +10,7 @@ from matplotlib.figure import Figure
 
 import paper_figures.reported as reported_module
 from benchmark.registry import FIGURES
-from benchmark.results import METRICS, make_row, to_frame
+from benchmark.results import to_frame
 from paper_figures.jin.shared import reference_options, reported_method_rows, with_run_settings
 from paper_figures.style.palette import method_color
 from paper_figures.synthetic import row, rows_frame, run_identity, synthetic_rows

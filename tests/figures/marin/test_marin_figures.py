@@ -12,7 +12,7 @@ from matplotlib.figure import Figure
 import paper_figures  # noqa: F401  registers every figure
 from benchmark.errors import DsbenchError
 from benchmark.registry import FIGURES
-from benchmark.results import METRICS, make_row, read_rows, to_frame, write_rows
+from benchmark.results import make_row, to_frame, write_rows
 from benchmark.sampling_points import lambda_stage, sampling_points_from_labels, sampling_points_rows
 from benchmark.sampling_tensor import sampling_for_lambdas
 from paper_figures import reported
@@ -372,3 +372,13 @@ def test_every_marin_output_is_registered_and_handles_missing_rows():
             assert result._suptitle.get_text().startswith("Marin et al. 2019"), key
         else:
             assert "No data" in result["markdown"], key
+
+
+def test_cost_curves_say_when_target_classes_were_never_learned(df):
+    # B7: a target-class mIoU of 0 for every method is a note, not a flat curve.
+    zero = df.copy()
+    zero.loc[zero["metric"] == "miou_target", "value"] = 0.0
+    fig = FIGURES.get("marin_cost_curves")(zero)
+    target = next(ax for ax in fig.axes if ax.get_title().endswith("target classes"))
+    assert not [l for l in target.get_lines() if not l.get_label().startswith("_")]
+    assert "never learned" in " ".join(t.get_text() for t in target.texts)
