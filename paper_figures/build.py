@@ -14,11 +14,13 @@ from typing import Iterable, List, Mapping, Optional, Union
 
 from matplotlib.figure import Figure
 
-import paper_figures  # noqa: F401  registers every fig_* / table_* module
+import pandas as pd
+
 from benchmark.errors import DsbenchError
 from benchmark.registry import FIGURES
 from benchmark.io import atomic_write, atomic_write_text
 from benchmark.results import read_rows
+from paper_figures import figure_ids
 
 PNG_DPI = 300
 
@@ -31,12 +33,18 @@ def _save_figure(fig: Figure, path: Path) -> None:
 
 def build_all(metrics_csv: os.PathLike, out_dir: os.PathLike,
               only: Optional[Union[str, Iterable[str]]] = None) -> List[Path]:
-    """Build the figures/tables ``only`` names (default: all registered) into ``out_dir``.
+    """Build the figures/tables ``only`` names (default: the default figures,
+    :func:`paper_figures.figure_ids`) from a metrics file into ``out_dir``.
 
     Returns the paths written, in id order. Unknown ids raise :class:`DsbenchError` with close matches.
     """
-    df = read_rows(metrics_csv)
-    ids = FIGURES.keys() if only is None else ([only] if isinstance(only, str) else list(only))
+    return build_frame(read_rows(metrics_csv), out_dir, only)
+
+
+def build_frame(df: pd.DataFrame, out_dir: os.PathLike,
+                only: Optional[Union[str, Iterable[str]]] = None) -> List[Path]:
+    """:func:`build_all` from rows already in memory (tests, previews)."""
+    ids = figure_ids() if only is None else ([only] if isinstance(only, str) else list(only))
     makers = {key: FIGURES.get(key) for key in ids}  # validate every id before writing anything
     out_dir = Path(out_dir)
     written: List[Path] = []

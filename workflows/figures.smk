@@ -1,11 +1,18 @@
-# results/metrics.csv -> every registered figure and table (stored metrics only: no torch here)
+# results/metrics.csv -> the registered figures and tables (stored metrics only: no torch here).
+# A default run builds the default figures; an experiment run (--config experiment=NAME) builds
+# them plus the figures that belong to that experiment (paper_figures.figure_ids), into the
+# experiment's figures_dir. Each report item has its own caption: report/captions/<id>.rst.
 import os
 
 import paper_figures
-from benchmark.registry import FIGURES
 
-FIGURE_OUTPUTS = [path for key in FIGURES.keys() for path in figure_files(key)]
+FIGURE_IDS = paper_figures.figure_ids(EXPERIMENT)
+FIGURE_OUTPUTS = [path for key in FIGURE_IDS for path in figure_files(key)]
 ALL_TARGETS += FIGURE_OUTPUTS
+
+
+def figure_id(path):
+    return os.path.splitext(os.path.basename(path))[0]
 
 
 rule figures:
@@ -13,7 +20,11 @@ rule figures:
         METRICS_CSV,
     output:
         [
-            report(path, category="Figures", caption="report/figure.rst")
+            report(
+                path,
+                category="Figures",
+                caption=f"report/captions/{figure_id(path)}.rst",
+            )
             for path in FIGURE_OUTPUTS
         ],
     log:
@@ -23,5 +34,6 @@ rule figures:
     threads: 1
     params:
         out=lambda wc, output: os.path.dirname(output[0]),
+        ids=" ".join(FIGURE_IDS),
     shell:
-        "dsbench figures --metrics {input} --out {params.out} > {log} 2>&1"
+        "dsbench figures --metrics {input} --out {params.out} --only {params.ids} > {log} 2>&1"

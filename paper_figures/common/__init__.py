@@ -1,0 +1,1 @@
+"""Cross-paper outputs: cost curves, trimap accuracy against uniform, the results table."""
