@@ -14,7 +14,7 @@ from benchmark.errors import DsbenchError
 from benchmark.registry import FIGURES
 from benchmark.results import make_row, to_frame, write_rows
 from methods.edge_based.sampling_points import lambda_stage, sampling_points_from_labels, sampling_points_rows
-from benchmark.sampling_tensor import sampling_for_lambdas
+from methods.edge_based.sampling_tensor import sampling_for_lambdas
 from paper_figures import reported
 from paper_figures.marin.shared import compare_to_uniform, smallest_resolutions
 from paper_figures.style.palette import method_color, method_style
