@@ -11,6 +11,7 @@ Conventions (one fused multiply-add = 1 MAC, fvcore's "flop"; ``flops = 2 x macs
 * softmax / log_softmax: 3 per element (exponential, accumulation, normalisation).
 * max / avg pooling with a kernel: kernel area per output element. Adaptive pooling: the exact
   number of input reads, summed over the (possibly overlapping) bins.
+* ``linalg_vecdot``: 1 per element of the (broadcast) product, i.e. of its larger input.
 * gather / index / index_select / take: 1 per output element; scatter / scatter_add /
   index_add / index_put: 1 per written (source) element.
 * resizing, per output element and channel: nearest 1, bilinear 4, bicubic 16. Antialiased
@@ -202,6 +203,11 @@ def _barycentric_unsample(inputs: List[Any], outputs: List[Any]) -> int:
     return B * H * W * (MACS_PER_PIXEL + MACS_PER_ELEMENT * C)
 
 
+def _vecdot(inputs: List[Any], outputs: List[Any]) -> int:
+    # a dot product along one dim: one MAC per product term; the larger input has the broadcast shape
+    return max(_numel(inputs[0]) or 0, _numel(inputs[1]) or 0)
+
+
 def _deform_conv2d(inputs: List[Any], outputs: List[Any]) -> int:
     # torchvision::deform_conv2d(input, weight, offset, mask, bias, stride_h, stride_w, pad_h, pad_w,
     #                            dil_h, dil_w, n_weight_groups, n_offset_groups, use_mask)
@@ -246,6 +252,7 @@ def _handles() -> Dict[str, Handle]:
         "aten::grid_sampler_2d": _grid_sampler,
         "prim::PythonOp.BarycentricUnsample": _barycentric_unsample,
         "torchvision::deform_conv2d": _deform_conv2d,
+        "aten::linalg_vecdot": _vecdot,
     })
     return handles
 

@@ -13,8 +13,8 @@ stride-8 forward pass at 1024x2048 on two CPU cores; the ratios are what the ben
 CUDA when available (the device is synchronised around every timed call), else CPU. The two
 models of a pair are timed alternately, call by call, and each gets the fastest of its calls:
 on a shared, loaded machine the noise is one-sided (other processes only slow a call down) and
-alternating exposes both models to the same load. Goals from the issue, reported (never asserted): HCPSPNet >= 3x faster than PSPNet, HCFCN-32
-within 1.25x of FCN-32's latency.
+alternating exposes both models to the same load. Goals from the issue, reported (never
+asserted): HCPSPNet >= 3x faster than PSPNet, HCFCN-32 within 1.25x of FCN-32's latency.
 """
 from __future__ import annotations
 

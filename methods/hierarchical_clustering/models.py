@@ -25,7 +25,7 @@ assignment ``(B, 9, H, W)`` or its cluster-id map ``(B, H, W)`` (to draw cluster
 """
 from __future__ import annotations
 
-from typing import Dict, List, Optional, Sequence, Tuple
+from typing import Dict, Optional, Sequence
 
 import torch
 
@@ -40,7 +40,7 @@ from benchmark.models.fpn import FPN
 from benchmark.models.pspnet import PSPNet
 from benchmark.ops.cell_association import candidate_offsets, candidate_validity, coarse_size, decode
 from methods.hierarchical_clustering.backbone import (
-    PAPER_BRANCH, PAPER_LEVELS, ClusteringLevel, HierarchicalClusteringBackbone,
+    PAPER_BRANCH, PAPER_LEVELS, HierarchicalClusteringBackbone,
 )
 from methods.hierarchical_clustering.clustering import PAPER_TAU, STRIDE, decode_hierarchy
 
@@ -106,9 +106,10 @@ class HierarchicalClusteringModel(SegmentationModel):
         pairs = self.encoder.take_assignments()
         if self.save_assignment:
             self._last_assignment = pairs[-1][1].detach() if pairs else None
-        inside: List[Tuple[ClusteringLevel, torch.Tensor]] = [p for p in pairs if p[0].coarse_stride > self.logits_stride]
+        # levels above the logits' stride are decoded inside decode() (FPN), the rest after it
+        self._assignment_by_stride = {level.coarse_stride: assign for level, assign in pairs
+                                      if level.coarse_stride > self.logits_stride}
         after = [assign for level, assign in pairs if level.coarse_stride <= self.logits_stride]
-        self._assignment_by_stride = {level.coarse_stride: assign for level, assign in inside}
         try:
             logits = self.decode(features)
         finally:
