@@ -11,6 +11,7 @@ Conventions (one fused multiply-add = 1 MAC, fvcore's "flop"; ``flops = 2 x macs
 * softmax / log_softmax: 3 per element (exponential, accumulation, normalisation).
 * max / avg pooling with a kernel: kernel area per output element. Adaptive pooling: the exact
   number of input reads, summed over the (possibly overlapping) bins.
+* ``linalg_vecdot``: 1 per element of the (broadcast) product, i.e. of its larger input.
 * gather / index / index_select / take: 1 per output element; scatter / scatter_add /
   index_add / index_put: 1 per written (source) element.
 * resizing, per output element and channel: nearest 1, bilinear 4, bicubic 16. Antialiased
@@ -19,6 +20,10 @@ Conventions (one fused multiply-add = 1 MAC, fvcore's "flop"; ``flops = 2 x macs
   (bilinear) or 2 (bicubic) times ``max(1, in / out)`` along that axis.
 * ``grid_sampler`` by mode, per output element and channel: bilinear 4, nearest 1, bicubic 16.
   The per-point coordinate arithmetic (O(h*w), not O(C*h*w)) is not counted.
+* modulated deformable convolution (``torchvision::deform_conv2d``, DCNv2): the convolution's
+  ``C_in / groups x k_h x k_w`` MACs per output element, plus, per input channel, tap and output
+  pixel, 4 for the bilinear sample and 1 for the mask (the offset/mask predictor is an ordinary
+  conv, counted as such).
 * barycentric unsampling (:class:`benchmark.ops.barycentric.BarycentricUnsample`, one traced op
   whichever implementation runs): per output pixel 4 for its two barycentric coordinates, then
   3 per output element and channel (the three-corner blend).
@@ -85,8 +90,9 @@ ELEMENTWISE_OPS = (
     "mish", "softplus", "sin", "cos", "atan2", "sign", "frac", "remainder", "floor_divide", "fmod",
     "__lshift__", "__rshift__", "bitwise_left_shift", "bitwise_right_shift",
 )
-REDUCTION_OPS = ("sum", "mean", "amax", "amin", "max", "min", "argmax", "argmin", "norm", "allclose", "all", "any",
-                 "var", "std", "prod", "cumsum")
+# linalg_vector_norm (what F.normalize traces to): one multiply-accumulate per element (x * x summed).
+REDUCTION_OPS = ("sum", "mean", "amax", "amin", "max", "min", "argmax", "argmin", "norm", "linalg_vector_norm",
+                 "allclose", "all", "any", "var", "std", "prod", "cumsum")
 RESIZE_MACS = {"nearest": 1, "bilinear": 4, "bicubic": 16}
 GRID_SAMPLER_MODES = {0: "bilinear", 1: "nearest", 2: "bicubic"}  # aten's interpolation_mode codes
 
@@ -197,6 +203,22 @@ def _barycentric_unsample(inputs: List[Any], outputs: List[Any]) -> int:
     return B * H * W * (MACS_PER_PIXEL + MACS_PER_ELEMENT * C)
 
 
+def _vecdot(inputs: List[Any], outputs: List[Any]) -> int:
+    # a dot product along one dim: one MAC per product term; the larger input has the broadcast shape
+    return max(_numel(inputs[0]) or 0, _numel(inputs[1]) or 0)
+
+
+def _deform_conv2d(inputs: List[Any], outputs: List[Any]) -> int:
+    # torchvision::deform_conv2d(input, weight, offset, mask, bias, stride_h, stride_w, pad_h, pad_w,
+    #                            dil_h, dil_w, n_weight_groups, n_offset_groups, use_mask)
+    B, C_in, _, _ = get_shape(inputs[0])
+    C_out, C_in_per_group, kh, kw = get_shape(inputs[1])
+    H_out, W_out = get_shape(outputs[0])[-2:]
+    pixels = B * H_out * W_out
+    sampling = pixels * C_in * kh * kw * (RESIZE_MACS["bilinear"] + 1)
+    return pixels * C_out * C_in_per_group * kh * kw + sampling
+
+
 def _sort(inputs: List[Any], outputs: List[Any]) -> int:
     # A comparison sort of n elements: n * ceil(log2 n) comparisons, one MAC each by convention.
     n = max(1, math.prod(get_shape(inputs[0]) or [1]))
@@ -229,6 +251,8 @@ def _handles() -> Dict[str, Handle]:
         "aten::grid_sampler": _grid_sampler,
         "aten::grid_sampler_2d": _grid_sampler,
         "prim::PythonOp.BarycentricUnsample": _barycentric_unsample,
+        "torchvision::deform_conv2d": _deform_conv2d,
+        "aten::linalg_vecdot": _vecdot,
     })
     return handles
 

@@ -1,28 +1,39 @@
 """Segmentation networks on timm encoders. Importing this package registers every model in ``MODELS``.
 
-Keys: ``unet``, ``fcn32``, ``fpn``, ``pspnet``, ``deeplabv3plus``. Each factory takes
-``(num_classes, encoder=DEFAULT_ENCODER, output_stride=None, pretrained=False, weights=None)``
-and returns a module mapping ``(B, 3, h, w) -> (B, num_classes, h, w)``.
+Keys: ``unet``, ``fcn32``, ``atrous_fcn``, ``fpn``, ``pspnet``, ``deeplabv3``, ``deeplabv3plus``, and
+Suzuki's hierarchical-clustering variants ``hcfcn32``, ``hcfpn``, ``hcpspnet``, ``hcdeeplabv3``
+(registered by :mod:`methods.hierarchical_clustering.models`, imported here). Each factory takes
+``(num_classes, encoder=DEFAULT_ENCODER, output_stride=None, pretrained=False, weights=None,
+**model_options)`` and returns a module mapping ``(B, 3, h, w) -> (B, num_classes, h, w)``;
+``model_options`` are the architecture's own keyword options (see :mod:`benchmark.models.base`).
 """
 from __future__ import annotations
 
-from typing import Optional
+from typing import Any, Dict, Optional
 
 import torch.nn as nn
 
-from benchmark.models import deeplabv3plus, fcn, fpn, pspnet, unet  # noqa: F401  (registration)
-from benchmark.models.base import SegmentationModel, register_model
+from benchmark.models import deeplabv3, deeplabv3plus, fcn, fpn, pspnet, unet  # noqa: F401  (registration)
+from benchmark.models.base import SegmentationModel, model_option_names, register_model
 from benchmark.models.encoder import DEFAULT_ENCODER, Encoder
 from benchmark.models.weights import load_weights
 from benchmark.registry import MODELS
 
 
 def build_model(key: str, num_classes: int, encoder: Optional[str] = None, output_stride: Optional[int] = None,
-                weights: Optional[str] = None) -> nn.Module:
-    """The registered model ``key`` (``encoder=None``: :data:`DEFAULT_ENCODER`), optionally loading ``weights``."""
+                weights: Optional[str] = None, model_options: Optional[Dict[str, Any]] = None) -> nn.Module:
+    """The registered model ``key`` (``encoder=None``: :data:`DEFAULT_ENCODER`), optionally loading ``weights``.
+
+    ``model_options``: the architecture's keyword options (None: its defaults).
+    """
     return MODELS.create(key, num_classes, encoder=encoder or DEFAULT_ENCODER, output_stride=output_stride,
-                         weights=weights)
+                         weights=weights, **(model_options or {}))
+
+
+# The HC models subclass the models above and live with their method; importing them last keeps
+# the import order one-way (benchmark.models never depends on them for its own definitions).
+import methods.hierarchical_clustering.models  # noqa: E402,F401  (registration)
 
 
 __all__ = ["MODELS", "DEFAULT_ENCODER", "Encoder", "SegmentationModel", "build_model", "load_weights",
-           "register_model"]
+           "model_option_names", "register_model"]

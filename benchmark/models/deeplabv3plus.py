@@ -20,14 +20,25 @@ from benchmark.models.encoder import DEFAULT_ENCODER
 ASPP_RATES_AT_OS16 = (6, 12, 18)
 
 
-class ASPP(nn.Module):
-    """``(B, C_in, h, w) -> (B, out_channels, h, w)``."""
+def atrous_rates(output_stride: int) -> List[int]:
+    """ASPP rates for an output stride: (6, 12, 18) at 16, doubled at 8, halved at 32 (at least 1)."""
+    return [max(1, r * 16 // output_stride) for r in ASPP_RATES_AT_OS16]
 
-    def __init__(self, in_channels: int, out_channels: int, rates: Sequence[int], dropout: float = 0.1):
+
+class ASPP(nn.Module):
+    """``(B, C_in, h, w) -> (B, out_channels, h, w)``.
+
+    ``separable``: depthwise-separable atrous branches (DeepLabv3+); False gives the plain
+    atrous 3x3 Conv-BN-ReLU branches of DeepLabv3 (Chen et al., 2017).
+    """
+
+    def __init__(self, in_channels: int, out_channels: int, rates: Sequence[int], dropout: float = 0.1,
+                 separable: bool = True):
         super().__init__()
+        atrous = SeparableConvNormAct if separable else ConvNormAct
         self.branches = nn.ModuleList(
             [ConvNormAct(in_channels, out_channels, kernel_size=1)]
-            + [SeparableConvNormAct(in_channels, out_channels, dilation=r) for r in rates]
+            + [atrous(in_channels, out_channels, dilation=r) for r in rates]
             + [PooledBranch(in_channels, out_channels, bins=1)]
         )
         self.project = nn.Sequential(
@@ -47,8 +58,7 @@ class DeepLabV3Plus(SegmentationModel):
     def __init__(self, num_classes: int, encoder: str = DEFAULT_ENCODER, output_stride: Optional[int] = None,
                  aspp_channels: int = 128, low_level_channels: int = 48, decoder_channels: int = 128):
         super().__init__(num_classes, encoder, output_stride)
-        rates = [max(1, r * 16 // self.output_stride) for r in ASPP_RATES_AT_OS16]
-        self.aspp = ASPP(self.encoder.channels[-1], aspp_channels, rates)
+        self.aspp = ASPP(self.encoder.channels[-1], aspp_channels, atrous_rates(self.output_stride))
         reductions = self.encoder.reductions
         # The low-level skip is the stride-4 feature (or the closest one the encoder has).
         self.low_level_index = min(range(len(reductions)), key=lambda i: (abs(reductions[i] - 4), i))

@@ -1,7 +1,8 @@
 """FCN-32s: a 1x1 classifier on the deepest (stride-32) feature, bilinear upsampling.
 
-The simplest dense predictor (Long et al.; Suzuki's FCN-32 baseline). With
-``output_stride=8`` it becomes Suzuki's AtrousFCN.
+The simplest dense predictor (Long et al.; Suzuki's FCN-32 baseline). ``atrous_fcn`` is the
+same head at output stride 8 (the last two stages dilated instead of strided): Suzuki's
+AtrousFCN, "replacing the striding of conv4_x and conv5_x ... with atrous convolution".
 """
 from __future__ import annotations
 
@@ -28,3 +29,10 @@ class FCN32(SegmentationModel):
 
     def decode(self, features: List[torch.Tensor]) -> torch.Tensor:
         return self.classifier(self.dropout(features[-1]))
+
+
+@register_model("atrous_fcn")
+class AtrousFCN(FCN32):
+    """AtrousFCN: the FCN-32s head on a dilated encoder (output stride 8 by default)."""
+
+    default_output_stride = 8

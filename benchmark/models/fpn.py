@@ -8,7 +8,7 @@ by a 2x upsample, until it reaches stride 4; the levels are summed and a 1x1 con
 from __future__ import annotations
 
 import math
-from typing import List, Optional
+from typing import Callable, List, Optional, Sequence
 
 import torch
 import torch.nn as nn
@@ -31,11 +31,14 @@ class SemanticStage(nn.Module):
             ConvGroupNormAct(in_channels if i == 0 else out_channels, out_channels) for i in range(n_convs)
         )
 
-    def forward(self, x: torch.Tensor, sizes: dict) -> torch.Tensor:
+    def forward(self, x: torch.Tensor, sizes: dict,
+                upsample: Optional[Callable[[torch.Tensor, int, Sequence[int]], torch.Tensor]] = None) -> torch.Tensor:
+        """``upsample(x, stride_of_x, target_size)``; None: bilinear (:func:`resize_to`)."""
         for i, conv in enumerate(self.convs):
             x = conv(x)
             if i + 1 < len(self.reductions):
-                x = resize_to(x, sizes[self.reductions[i + 1]])
+                target = sizes[self.reductions[i + 1]]
+                x = resize_to(x, target) if upsample is None else upsample(x, self.reductions[i], target)
         return x
 
 
@@ -62,6 +65,14 @@ class FPN(SegmentationModel):
         self.dropout = nn.Dropout2d(dropout)
         self.classifier = nn.Conv2d(segmentation_channels, num_classes, 1)
 
+    def upsample(self, x: torch.Tensor, stride: int, size: Sequence[int]) -> torch.Tensor:
+        """Bring the stride-``stride`` map ``x`` to the next finer level's ``size`` (bilinear).
+
+        The one place the decoder upsamples, so that a subclass (Suzuki's HCFPN) can decode
+        through cluster assignments instead.
+        """
+        return resize_to(x, size)
+
     def decode(self, features: List[torch.Tensor]) -> torch.Tensor:
         pyramid = [features[i] for i in self.levels]
         # Actual sizes by nominal stride: odd inputs make them differ from size / stride.
@@ -70,11 +81,12 @@ class FPN(SegmentationModel):
             sizes.setdefault(self.encoder.reductions[i], tuple(f.shape[-2:]))
         laterals = [conv(f) for conv, f in zip(self.lateral, pyramid)]
         for k in range(len(laterals) - 2, -1, -1):  # top-down
-            laterals[k] = laterals[k] + resize_to(laterals[k + 1], laterals[k].shape[-2:])
+            coarser_stride = self.encoder.reductions[self.levels[k + 1]]
+            laterals[k] = laterals[k] + self.upsample(laterals[k + 1], coarser_stride, laterals[k].shape[-2:])
         outputs = [conv(p) for conv, p in zip(self.output, laterals)]
         finest_size = tuple(outputs[0].shape[-2:])
         merged = None
         for stage, p in zip(self.semantic, outputs):
-            y = resize_to(stage(p, sizes), finest_size)
+            y = resize_to(stage(p, sizes, self.upsample), finest_size)
             merged = y if merged is None else merged + y
         return self.classifier(self.dropout(merged))

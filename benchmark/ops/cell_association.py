@@ -24,13 +24,16 @@ Conventions (stated once, used by every caller)
   gives a zero score: :func:`masked_softmax` gives them probability 0, and :func:`decode` /
   :func:`scatter_to_cells` / :func:`pool` ignore whatever value an assignment holds there
   (even NaN). The own cell is always valid, so every pixel has at least one candidate.
-* Memory: each operation is one contraction over the 9 candidates per cell (``einsum``)
-  between the candidates' values at *coarse* resolution ``(B, C, 9, h, w)`` (the authors'
-  ``unfold`` layout) and the assignment ``(B, 9, H, W)``, so the largest tensor is
-  ``max(C * H * W, 9 * C * h * w, 9 * H * W)`` per batch item, and autograd keeps only those
-  two inputs. Nothing of size ``(H * W) x (h * w)`` is ever built. Only
+* Memory: :func:`candidate_inner_products` and :func:`decode` loop over the 9 candidates,
+  each a broadcast multiply-accumulate between the fine map (or assignment) viewed as cells and
+  the candidate cells' values shifted at *coarse* resolution (``vecdot`` / ``addcmul``; an
+  ``einsum`` would become h * w tiny matmuls, several times slower on CPU); the largest tensor
+  is ``max(C * H * W, 9 * H * W)`` per batch item and autograd keeps views of the inputs only.
+  :func:`scatter_to_cells` is one ``einsum`` over the 9 candidates per cell with the
+  candidates' values at coarse resolution ``(B, C, 9, h, w)`` (the authors' ``unfold``
+  layout). Nothing of size ``(H * W) x (h * w)`` is ever built. Only
   :func:`gather_candidates` materialises ``(B, C, 9, H, W)``, for callers that need it.
-* Everything is built from padding, reshapes, ``einsum`` (a batched matmul) and sums, so
+* Everything is built from padding, reshapes, products, ``einsum`` and sums, so
   forward and backward are deterministic on every device (no scatter/index_add atomics).
 """
 from __future__ import annotations
@@ -169,8 +172,14 @@ def candidate_inner_products(fine: torch.Tensor, coarse: torch.Tensor, cell: int
     if fine.dim() != 4 or coarse.dim() != 4 or fine.shape[:2] != coarse.shape[:2]:
         raise ValueError(f"fine {tuple(fine.shape)} and coarse {tuple(coarse.shape)} need the same (B, C)")
     fine_hw, coarse_hw = _check_geometry(fine.shape[-2:], coarse.shape[-2:], cell)
-    products = torch.einsum(
-        "bchiwj,bckhw->bkhiwj", _to_blocks(fine, coarse_hw, cell), _coarse_candidates(coarse)
+    blocks = _to_blocks(fine, coarse_hw, cell)  # (B, C, h, cell, w, cell)
+    B, C, h, _, w, _ = blocks.shape
+    # One dot product per candidate, the candidate cell broadcast over the own cell's pixels:
+    # streaming elementwise work, several times faster on CPU than the equivalent einsum, which
+    # becomes a batched matmul of h * w tiny (cell^2 x C) @ (C x 9) products.
+    products = torch.stack(
+        [torch.linalg.vecdot(blocks, _shift(coarse, dy, dx).reshape(B, C, h, 1, w, 1), dim=1) for dy, dx in _OFFSETS],
+        dim=1,
     )  # (B, 9, h, cell, w, cell)
     return _from_blocks(products, fine_hw)
 
@@ -216,8 +225,14 @@ def decode(coarse: torch.Tensor, assign: torch.Tensor, cell: int) -> torch.Tenso
     fine_hw = _check_assign(assign, coarse.shape[0])
     _, coarse_hw = _check_geometry(fine_hw, coarse.shape[-2:], cell)
     weights = _valid_block_weights(assign, coarse_hw, cell)  # (B, 9, h, cell, w, cell)
-    # one contraction over the 9 candidates per cell; autograd keeps only its two small inputs
-    decoded = torch.einsum("bckhw,bkhiwj->bchiwj", _coarse_candidates(coarse), weights)
+    B, C, h, w = coarse.shape
+    # sum over the 9 candidates of weight x candidate value, the value broadcast over the cell's
+    # pixels (multiply-accumulate per candidate, as in candidate_inner_products: no tiny matmuls)
+    decoded = None
+    for k, (dy, dx) in enumerate(_OFFSETS):
+        candidate = _shift(coarse, dy, dx).reshape(B, C, h, 1, w, 1)
+        weight = weights[:, k:k + 1]  # (B, 1, h, cell, w, cell)
+        decoded = candidate * weight if decoded is None else torch.addcmul(decoded, candidate, weight)
     return _from_blocks(decoded, fine_hw)
 
 

@@ -12,7 +12,8 @@ TINY_ENCODER = "resnet10t"  # same ResNet layout as the default, a third of its 
 
 
 def test_every_papers_model_is_registered():
-    assert set(KEYS) >= {"unet", "fcn32", "fpn", "pspnet", "deeplabv3plus"}
+    assert set(KEYS) >= {"unet", "fcn32", "atrous_fcn", "fpn", "pspnet", "deeplabv3", "deeplabv3plus",
+                         "hcfcn32", "hcfpn", "hcpspnet", "hcdeeplabv3"}
 
 
 @pytest.mark.parametrize("key", KEYS)
@@ -49,8 +50,9 @@ def test_other_timm_encoder_works():
         assert model(torch.randn(1, 3, 33, 65)).shape == (1, 2, 33, 65)
 
 
-@pytest.mark.parametrize("key,expected", [("unet", 32), ("fcn32", 32), ("fpn", 32), ("pspnet", 8),
-                                          ("deeplabv3plus", 8)])
+@pytest.mark.parametrize("key,expected", [("unet", 32), ("fcn32", 32), ("atrous_fcn", 8), ("fpn", 32), ("pspnet", 8),
+                                          ("deeplabv3", 8), ("deeplabv3plus", 8), ("hcfcn32", 32), ("hcfpn", 32),
+                                          ("hcpspnet", 32), ("hcdeeplabv3", 32)])
 def test_default_output_stride_follows_the_papers(key, expected):
     model = build_model(key, 2, encoder=TINY_ENCODER)
     assert model.output_stride == expected
@@ -70,12 +72,40 @@ def test_output_stride_option_changes_dilation_and_feature_size(key):
     assert (4, 4) in dilations(os8) and (4, 4) not in dilations(os16) and (2, 2) in dilations(os16)
 
 
-def test_deeplab_atrous_rates_scale_with_output_stride():
-    def rates(model):
-        return sorted({m.dilation[0] for m in model.aspp.modules() if isinstance(m, torch.nn.Conv2d)} - {1})
+def _aspp_rates(model):
+    return sorted({m.dilation[0] for m in model.aspp.modules() if isinstance(m, torch.nn.Conv2d)} - {1})
 
-    assert rates(build_model("deeplabv3plus", 2, encoder=TINY_ENCODER)) == [12, 24, 36]
-    assert rates(build_model("deeplabv3plus", 2, encoder=TINY_ENCODER, output_stride=16)) == [6, 12, 18]
+
+def test_deeplab_atrous_rates_scale_with_output_stride():
+    assert _aspp_rates(build_model("deeplabv3plus", 2, encoder=TINY_ENCODER)) == [12, 24, 36]
+    assert _aspp_rates(build_model("deeplabv3plus", 2, encoder=TINY_ENCODER, output_stride=16)) == [6, 12, 18]
+    assert _aspp_rates(build_model("deeplabv3", 2, encoder=TINY_ENCODER, output_stride=16)) == [6, 12, 18]
+
+
+def test_deeplabv3_uses_plain_atrous_convolutions_and_hc_variant_keeps_stride8_rates():
+    v3 = build_model("deeplabv3", 2, encoder=TINY_ENCODER)
+    depthwise = [m for m in v3.aspp.modules() if isinstance(m, torch.nn.Conv2d) and m.groups > 1]
+    assert not depthwise and _aspp_rates(v3) == [12, 24, 36]
+    # Suzuki keeps the original hyper-parameters on the stride-32 backbone
+    assert _aspp_rates(build_model("hcdeeplabv3", 2, encoder=TINY_ENCODER)) == [12, 24, 36]
+
+
+def test_model_options_reach_the_architecture_and_unknown_ones_are_refused():
+    model = build_model("pspnet", 2, encoder=TINY_ENCODER, model_options={"bottleneck_channels": 32})
+    assert model.classifier.in_channels == 32
+    assert build_model("hcfcn32", 2, encoder=TINY_ENCODER, model_options={"hc_levels": 3}).encoder.levels == 3
+    with pytest.raises(DsbenchError, match=r"no option 'bottleneck'.*bottleneck_channels"):
+        build_model("pspnet", 2, encoder=TINY_ENCODER, model_options={"bottleneck": 32})
+
+
+def test_atrous_fcn_is_fcn32_at_output_stride_8():
+    torch.manual_seed(0)
+    atrous = build_model("atrous_fcn", 2, encoder=TINY_ENCODER).eval()
+    fcn8 = build_model("fcn32", 2, encoder=TINY_ENCODER, output_stride=8).eval()
+    fcn8.load_state_dict(atrous.state_dict())
+    image = torch.randn(1, 3, 33, 65)
+    with torch.no_grad():
+        assert torch.equal(atrous(image), fcn8(image))
 
 
 @pytest.mark.parametrize("wrap", ["raw", "model", "module_prefix"])

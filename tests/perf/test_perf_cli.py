@@ -8,14 +8,26 @@ import pytest
 from benchmark.cli import main
 
 
-@pytest.mark.parametrize("name", ["unsample", "sampling-tensor", "soft-labels"])
-def test_quick_json_has_baseline_ours_and_speedup(name, capsys):
+@pytest.mark.parametrize("name", ["unsample", "sampling-tensor", "soft-labels", "hc-latency"])
+def test_quick_json_has_baseline_ours_and_speedup(name, capsys, monkeypatch):
+    if name == "hc-latency":
+        from benchmark.perf import hc_latency
+
+        # eight stride-8 / stride-32 networks: a tiny image keeps the check of the keys fast
+        monkeypatch.setattr(hc_latency, "QUICK_SIZE", (64, 128))
     assert main(["perf", name, "--quick", "--json", "--threads", "1"]) == 0
     result = json.loads(capsys.readouterr().out)
     assert result["baseline_s"] > 0 and result["ours_s"] > 0
     assert math.isclose(result["speedup"], result["baseline_s"] / result["ours_s"], rel_tol=1e-9)
     if name == "unsample":
         assert result["floor_s"] > 0
+    if name == "hc-latency":
+        pairs = {row["name"] for row in result["rows"]}
+        assert pairs == {"pspnet vs hcpspnet", "deeplabv3 vs hcdeeplabv3", "atrous_fcn vs hcfcn32", "fcn32 vs hcfcn32"}
+        for row in result["rows"]:
+            assert row["baseline_s"] > 0 and row["ours_s"] > 0 and row["macs_ratio"] > 0
+        # the stride-8 heads cost more MACs than the same heads at stride 32 (a count, not a timing)
+        assert all(row["macs_ratio"] > 1 for row in result["rows"] if row["baseline"] != "fcn32")
 
 
 def test_table_output_names_the_ratio(capsys):
