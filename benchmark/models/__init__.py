@@ -2,7 +2,8 @@
 
 Keys: ``unet``, ``fcn32``, ``atrous_fcn``, ``fpn``, ``pspnet``, ``deeplabv3``, ``deeplabv3plus``, and
 Suzuki's hierarchical-clustering variants ``hcfcn32``, ``hcfpn``, ``hcpspnet``, ``hcdeeplabv3``
-(registered by :mod:`methods.hierarchical_clustering.models`, imported here). Each factory takes
+(registered by :mod:`methods.hierarchical_clustering.models` when ``methods`` is imported: the
+harness never imports a method family). Each factory takes
 ``(num_classes, encoder=DEFAULT_ENCODER, output_stride=None, pretrained=False, weights=None,
 **model_options)`` and returns a module mapping ``(B, 3, h, w) -> (B, num_classes, h, w)``;
 ``model_options`` are the architecture's own keyword options (see :mod:`benchmark.models.base`).
@@ -28,11 +29,6 @@ def build_model(key: str, num_classes: int, encoder: Optional[str] = None, outpu
     """
     return MODELS.create(key, num_classes, encoder=encoder or DEFAULT_ENCODER, output_stride=output_stride,
                          weights=weights, **(model_options or {}))
-
-
-# The HC models subclass the models above and live with their method; importing them last keeps
-# the import order one-way (benchmark.models never depends on them for its own definitions).
-import methods.hierarchical_clustering.models  # noqa: E402,F401  (registration)
 
 
 __all__ = ["MODELS", "DEFAULT_ENCODER", "Encoder", "SegmentationModel", "build_model", "load_weights",

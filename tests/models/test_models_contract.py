@@ -4,6 +4,7 @@ from __future__ import annotations
 import pytest
 import torch
 
+import methods  # noqa: F401  (registers every model, the HC models of methods.hierarchical_clustering too)
 from benchmark.errors import DsbenchError
 from benchmark.models import DEFAULT_ENCODER, MODELS, build_model
 

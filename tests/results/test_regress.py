@@ -339,3 +339,13 @@ def test_different_devices_are_named_and_ci_pins_the_kernels(tmp_path, rows):
     assert regress(metrics, reference, TOLERANCES)[0].attrs["device_note"] == warning
     assert "AVX2" in warning and "AVX512" in warning and "calibrated" in warning and "\n" not in warning
     assert f"export {CI_NUMERICS}" in (ROOT / ".ci" / "run").read_text()
+
+
+def test_a_changed_setting_under_the_same_label_fails(tmp_path, rows):
+    reference = [{**r, "params": '{"method":"uniform","options":{"image_mode":"bilinear"}}'} for r in rows]
+    current = [{**r, "run_id": r["run_id"] + "-rerun"} for r in reference]
+    target = next(r for r in current if r["metric"] == "miou")
+    target["params"] = '{"method":"uniform","options":{"image_mode":"bicubic"}}'
+    report, passed = regress(*_files(tmp_path, reference, current), TOLERANCES)
+    assert not passed
+    assert list(_per_run(report).loc[~report["passed"], "verdict"]) == ["params changed"]

@@ -1,0 +1,51 @@
+"""Suzuki's hierarchical clustering as a member of the network-downsampling track.
+
+``wrap(model)`` turns a segmentation model into its HC variant (:mod:`.models`): the same
+feed-forward weights (copied by name; the encoder runs at output stride 32, as Suzuki's HC
+backbones replace atrous convolution by clustering), plus the clustering projections, and
+decoding through the assignments instead of bilinear upsampling. A run is then
+``method: hierarchical_clustering`` with ``model: fcn32`` (HCFCN-32), ``fpn`` (HCFPN), ``pspnet``
+(HCPSPNet) or ``deeplabv3`` (HCDeepLabv3); the models' options are this method's options.
+"""
+from __future__ import annotations
+
+import dataclasses
+
+import torch.nn as nn
+
+from benchmark.errors import DsbenchError
+from benchmark.registry import MODELS, NETWORK_METHODS
+from methods.base import MethodConfig, NetworkDownsamplingMethod
+from methods.hierarchical_clustering.clustering import PAPER_TAU
+from methods.hierarchical_clustering.models import PAPER_BRANCH, PAPER_LEVELS
+
+# Base model key -> its HC variant's key.
+HC_VARIANT = {"fcn32": "hcfcn32", "fpn": "hcfpn", "pspnet": "hcpspnet", "deeplabv3": "hcdeeplabv3"}
+
+
+@dataclasses.dataclass
+class HierarchicalClusteringConfig(MethodConfig):
+    levels: int = PAPER_LEVELS        # clustered downsampling layers, 0..4 (Fig 5); 0 = the plain model
+    branch: str = PAPER_BRANCH        # seeds from the identity / residual / block branch (Table 1)
+    tau: float = PAPER_TAU            # softmax temperature (eq. 4)
+    hard: bool = False                # argmax assignments at evaluation (eq. 1)
+    dcn: bool = False                 # DCNv2 downsampling (Appendix)
+
+
+@NETWORK_METHODS.register("hierarchical_clustering")
+class HierarchicalClustering(NetworkDownsamplingMethod):
+    name = "hierarchical_clustering"
+    Config = HierarchicalClusteringConfig
+
+    def wrap(self, model: nn.Module) -> nn.Module:
+        key = getattr(model, "key", "")
+        if key not in HC_VARIANT:
+            raise DsbenchError(f"hierarchical_clustering wraps {', '.join(sorted(HC_VARIANT))}, not {key or type(model).__name__}; "
+                               f"pick one of those models")
+        c = self.config
+        hc = MODELS.create(HC_VARIANT[key], model.num_classes, encoder=model.encoder_name, hc_levels=c.levels,
+                           hc_branch=c.branch, tau=c.tau, hard=c.hard, dcn=c.dcn)
+        unexpected = hc.load_state_dict(model.state_dict(), strict=False).unexpected_keys
+        if unexpected:  # the HC variant must hold every weight of its base model
+            raise DsbenchError(f"hierarchical_clustering: {key}'s weights {unexpected[:3]} have no place in {hc.key}")
+        return hc
