@@ -7,7 +7,6 @@ from typing import Any, Dict, Mapping, Optional, Tuple
 
 import torch
 
-import methods  # noqa: F401  registers every method
 from benchmark.cost.pipeline import cost_rows, pipeline_cost
 from benchmark.cost.timing import measure_latency, peak_memory_mib
 from benchmark.data import DATASETS, build_dataset

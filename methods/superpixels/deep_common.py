@@ -318,3 +318,30 @@ class EncoderDecoder(nn.Module):
         for level in reversed(range(len(self.up))):
             y = self.fuse[level](torch.cat((self.up[level](y), skips[level]), dim=1))
         return y
+
+
+class AssociationSegmenter:
+    """``segment`` for a network predicting the 9-neighbour association on a regular grid (SCN,
+    PCNet): the grid's cell from ``n``, the association's argmax, the shared connectivity step.
+    Subclasses give :meth:`inference_logits` ``(1, 9, H, W)`` for a ``(1, 3, H, W)`` image."""
+
+    def inference_logits(self, image: torch.Tensor) -> torch.Tensor:
+        raise NotImplementedError
+
+    @torch.no_grad()
+    def superpixel_ids(self, image: torch.Tensor, n_superpixels: int) -> torch.Tensor:
+        """Hard ids ``(H, W)`` before connectivity enforcement (eval mode, grid from ``n``)."""
+        was_training = self.training
+        self.eval()
+        try:
+            cell = grid_cell_size(image.shape[-2:], n_superpixels)
+            # the argmax of the logits is that of the softmax: no 9-channel probabilities needed
+            logits = self.inference_logits(image.unsqueeze(0))
+        finally:
+            self.train(was_training)
+        return superpixel_ids(logits, cell)[0]
+
+    def segment(self, image: torch.Tensor, n_superpixels: int) -> torch.Tensor:
+        """``(3, H, W)`` in [0, 1] -> ``(H, W)`` int64 superpixel ids, contiguous, 4-connected."""
+        check_segment_input(image, n_superpixels, type(self).__name__)
+        return finish_segmentation(self.superpixel_ids(image, n_superpixels), n_superpixels)

@@ -71,8 +71,8 @@ from methods.base import SuperpixelMethod
 import torch.nn.functional as F
 
 from methods.superpixels.deep_common import (
-    IGNORE, EncoderDecoder, boundary_mask, check_segment_input, finish_segmentation, grid_cell_size,
-    label_reconstruction_loss, pad_to_multiple, position_reconstruction_error, superpixel_ids,
+    IGNORE, AssociationSegmenter, EncoderDecoder, boundary_mask, label_reconstruction_loss, pad_to_multiple,
+    position_reconstruction_error,
 )
 from methods.superpixels.scn import BASE_CHANNELS, CELL_SIZE, POSITION_WEIGHT, association_softmax
 
@@ -201,7 +201,7 @@ def local_discrimination_loss(embedding: torch.Tensor, labels: torch.Tensor, pat
 
 
 @SUPERPIXEL_METHODS.register("pcnet")
-class PCNet(nn.Module, SuperpixelMethod):
+class PCNet(AssociationSegmenter, nn.Module, SuperpixelMethod):
     """Patch Calibration Network: low-resolution input, full-resolution association.
 
     Args:
@@ -313,23 +313,8 @@ class PCNet(nn.Module, SuperpixelMethod):
                  "local_discrimination": discrimination}
         return total, {name: value.detach() for name, value in parts.items()}
 
-    @torch.no_grad()
-    def superpixel_ids(self, image: torch.Tensor, n_superpixels: int) -> torch.Tensor:
-        """Hard ids ``(H, W)`` before connectivity enforcement (eval mode, no SR head, grid from ``n``)."""
-        was_training = self.training
-        self.eval()
-        try:
-            cell = grid_cell_size(image.shape[-2:], n_superpixels)
-            # the argmax of the logits is that of the softmax: no 9-channel probabilities needed
-            logits = self.association_logits(image.unsqueeze(0), super_resolve=False)["logits"]
-        finally:
-            self.train(was_training)
-        return superpixel_ids(logits, cell)[0]
-
-    def segment(self, image: torch.Tensor, n_superpixels: int) -> torch.Tensor:
-        """``(3, H, W)`` in [0, 1] -> ``(H, W)`` int64 superpixel ids, contiguous, 4-connected."""
-        check_segment_input(image, n_superpixels, type(self).__name__)
-        return finish_segmentation(self.superpixel_ids(image, n_superpixels), n_superpixels)
+    def inference_logits(self, image: torch.Tensor) -> torch.Tensor:
+        return self.association_logits(image, super_resolve=False)["logits"]
 
 
 PCNet.name = "pcnet"

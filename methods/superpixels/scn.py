@@ -36,8 +36,7 @@ from methods.base import SuperpixelMethod
 
 from benchmark.ops.cell_association import NUM_CANDIDATES, candidate_validity, coarse_size, masked_softmax
 from methods.superpixels.deep_common import (
-    EncoderDecoder, check_segment_input, finish_segmentation, grid_cell_size, label_reconstruction_loss,
-    pad_to_multiple, position_reconstruction_error, superpixel_ids,
+    AssociationSegmenter, EncoderDecoder, label_reconstruction_loss, pad_to_multiple, position_reconstruction_error,
 )
 
 CELL_SIZE = 16        # SCN Sec. 3: superpixel grid cell S = 16 in training
@@ -53,7 +52,7 @@ def association_softmax(logits: torch.Tensor, cell: int) -> torch.Tensor:
 
 
 @SUPERPIXEL_METHODS.register("scn")
-class SCN(nn.Module, SuperpixelMethod):
+class SCN(AssociationSegmenter, nn.Module, SuperpixelMethod):
     """Superpixel segmentation with a fully convolutional network.
 
     Args:
@@ -89,23 +88,8 @@ class SCN(nn.Module, SuperpixelMethod):
         total = semantic + self.position_weight / cell * position
         return total, {"semantic": semantic.detach(), "position": position.detach()}
 
-    @torch.no_grad()
-    def superpixel_ids(self, image: torch.Tensor, n_superpixels: int) -> torch.Tensor:
-        """Hard ids ``(H, W)`` before connectivity enforcement (eval mode, grid from ``n``)."""
-        was_training = self.training
-        self.eval()
-        try:
-            cell = grid_cell_size(image.shape[-2:], n_superpixels)
-            # the argmax of the logits is that of the softmax: no 9-channel probabilities needed
-            logits = self.association_logits(image.unsqueeze(0))
-        finally:
-            self.train(was_training)
-        return superpixel_ids(logits, cell)[0]
-
-    def segment(self, image: torch.Tensor, n_superpixels: int) -> torch.Tensor:
-        """``(3, H, W)`` in [0, 1] -> ``(H, W)`` int64 superpixel ids, contiguous, 4-connected."""
-        check_segment_input(image, n_superpixels, type(self).__name__)
-        return finish_segmentation(self.superpixel_ids(image, n_superpixels), n_superpixels)
+    def inference_logits(self, image: torch.Tensor) -> torch.Tensor:
+        return self.association_logits(image)
 
 
 SCN.name = "scn"
