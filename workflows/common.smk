@@ -1,5 +1,6 @@
 # Shared helpers: the run matrix from the config, run ids, and command-line fragments.
 import itertools
+import os
 import json
 import shlex
 
@@ -193,6 +194,10 @@ def run_outputs():
 
 
 ALL_TARGETS = []  # filled by the included rule files
+
+
+def figure_id(path):
+    return os.path.splitext(os.path.basename(path))[0]
 
 
 def figure_files(key):

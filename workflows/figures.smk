@@ -2,17 +2,11 @@
 # A default run builds the default figures; an experiment run (--config experiment=NAME) builds
 # them plus the figures that belong to that experiment (paper_figures.figure_ids), into the
 # experiment's figures_dir. Each report item has its own caption: report/captions/<id>.rst.
-import os
-
 import paper_figures
 
 FIGURE_IDS = paper_figures.figure_ids(EXPERIMENT)
 FIGURE_OUTPUTS = [path for key in FIGURE_IDS for path in figure_files(key)]
 ALL_TARGETS += FIGURE_OUTPUTS
-
-
-def figure_id(path):
-    return os.path.splitext(os.path.basename(path))[0]
 
 
 rule figures:

@@ -122,7 +122,7 @@ def test_bad_arguments() -> None:
         RandomScale((2.0, 1.0))
     with pytest.raises(DsbenchError):
         RandomCrop((0, 10))
-    with pytest.raises(ValueError, match="label mode"):
+    with pytest.raises(DsbenchError, match="label mode"):
         RandomScale(label_mode="bilinear")(_sample())
 
 

@@ -11,7 +11,7 @@ from benchmark.cli import main
 @pytest.mark.parametrize("name", ["unsample", "sampling-tensor", "soft-labels", "hc-latency"])
 def test_quick_json_has_baseline_ours_and_speedup(name, capsys, monkeypatch):
     if name == "hc-latency":
-        from benchmark.perf import hc_latency
+        from methods.hierarchical_clustering import perf as hc_latency
 
         # eight stride-8 / stride-32 networks: a tiny image keeps the check of the keys fast
         monkeypatch.setattr(hc_latency, "QUICK_SIZE", (64, 128))

@@ -298,7 +298,7 @@ def test_segment_rejects_bad_inputs():
 
 
 def test_perf_measurement_on_a_tiny_size(monkeypatch):
-    from benchmark.perf import superpixel_resolution as perf
+    from methods.superpixels import perf
 
     # the allocator peak sees a tensor created and freed inside the call
     assert perf.peak_allocated_bytes(lambda: torch.empty(1 << 20, dtype=torch.uint8).fill_(1)) >= 1 << 20
