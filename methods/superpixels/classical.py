@@ -100,6 +100,8 @@ def seeds(image: np.ndarray, n_superpixels: int, num_levels: int = 4, prior: int
     image = check_image(image, n_superpixels, "seeds")
     import cv2
 
+    cv2.setNumThreads(1)  # OpenCV's parallel loops make LSC differ by a pixel from run to run
+
     h, w = image.shape[:2]
     hsv = cv2.cvtColor(image, cv2.COLOR_RGB2HSV)
     engine = cv2.ximgproc.createSuperpixelSEEDS(w, h, 3, int(n_superpixels), num_levels, prior,
@@ -120,6 +122,8 @@ def lsc(image: np.ndarray, n_superpixels: int, ratio: float = 0.075,
     """
     image = check_image(image, n_superpixels, "lsc")
     import cv2
+
+    cv2.setNumThreads(1)  # OpenCV's parallel loops make LSC differ by a pixel from run to run
 
     h, w = image.shape[:2]
     region_size = max(1, round(math.sqrt(h * w / n_superpixels)))

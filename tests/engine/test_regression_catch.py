@@ -1,6 +1,7 @@
 """End to end: an unchanged re-run passes `dsbench regress`; a degraded method is caught."""
 from pathlib import Path
 
+import pytest
 import torch
 
 import methods.uniform
@@ -27,6 +28,7 @@ def run_once(root, runs, tag):
     return csv
 
 
+@pytest.mark.slow  # trains three runs
 def test_unchanged_rerun_passes_and_degraded_method_fails(small_city, tmp_path, monkeypatch, capsys):
     reference = run_once(small_city, tmp_path, "reference")
     again = run_once(small_city, tmp_path, "again")

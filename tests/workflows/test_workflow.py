@@ -49,6 +49,7 @@ def test_default_dry_run_covers_every_rule_and_method(tmp_path):
     assert {"16x32", "32x64", "64x128", "128x256"} == set(config["resolutions"])
 
 
+@pytest.mark.slow  # one Snakemake dry run per experiment (~10 s each)
 @pytest.mark.parametrize("name", sorted(yaml.safe_load((ROOT / "workflows/config.yaml").read_text())["experiments"]))
 def test_named_experiment_dry_run_trains_its_own_matrix(tmp_path, name):
     from benchmark.matrix import build_matrix
@@ -64,6 +65,7 @@ def test_named_experiment_dry_run_trains_its_own_matrix(tmp_path, name):
     assert experiment["runs_dir"] in out
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("profile", ["ci", "slurm"])
 def test_profiles_dry_run(tmp_path, profile):
     proc = snakemake("-n", "--profile", str(ROOT / "workflows/profiles" / profile), cwd=tmp_path)
@@ -118,6 +120,7 @@ def test_smoke_dag_runs_every_rule_and_reruns_nothing(tmp_path):
     assert "Nothing to be done" in again.stdout + again.stderr
 
 
+@pytest.mark.slow
 def test_figures_rebuild_from_stored_metrics_without_torch(tmp_path):
     from benchmark.results import write_rows
     from paper_figures.synthetic import synthetic_rows
