@@ -254,7 +254,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="verb", required=True)
 
     def verb(name: str, fn: Callable[[argparse.Namespace], int], help: str) -> argparse.ArgumentParser:
-        p = sub.add_parser(name, help=help, description=help)
+        p = sub.add_parser(name, help=help, description=help, formatter_class=argparse.ArgumentDefaultsHelpFormatter)
         p.set_defaults(fn=fn)
         return p
 
@@ -314,9 +314,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", default="results/metrics.csv")
     p.add_argument("files", nargs="*", help="or exactly these metrics/cost/train/priors CSVs")
 
+    # No defaults for the pair: results/metrics.csv is the full run, results/reference/ci.csv the ci
+    # DAG's reference; comparing (or overwriting) one with the other is never what is meant.
     p = verb("regress", cmd_regress, "compare metrics with a reference; exit 1 on a regression")
-    p.add_argument("--metrics", default="results/metrics.csv")
-    p.add_argument("--reference", default="results/reference/ci.csv")
+    p.add_argument("--metrics", required=True, help="e.g. results/ci/metrics.csv")
+    p.add_argument("--reference", required=True, help="e.g. results/reference/ci.csv")
     p.add_argument("--tolerances", default="workflows/tolerances.yaml")
     p.add_argument("--calibration", default=None,
                    help="measured variation of the trained rows (default: REFERENCE's .calibration.yaml beside it)")
@@ -347,8 +349,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--quiet", action="store_true")
 
     p = verb("refresh-reference", cmd_refresh_reference, "copy metrics to the reference; print a Markdown diff")
-    p.add_argument("--metrics", default="results/metrics.csv")
-    p.add_argument("--reference", default="results/reference/ci.csv")
+    p.add_argument("--metrics", required=True, help="e.g. results/ci/metrics.csv")
+    p.add_argument("--reference", required=True, help="e.g. results/reference/ci.csv")
 
     p = verb("figures", cmd_figures, "build every figure and table from stored metrics only")
     p.add_argument("--metrics", default="results/metrics.csv")

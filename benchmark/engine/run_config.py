@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import math
 from pathlib import Path
 from typing import Any, Dict, Optional, Tuple
 
@@ -45,12 +46,36 @@ class RunConfig:
 
     def __post_init__(self) -> None:
         self.label = self.label or self.method
+        self.check_settings()
         self.resolution = tuple(int(v) for v in self.resolution)  # type: ignore[assignment]
         if self.crop is not None:
             self.crop = tuple(int(v) for v in self.crop)  # type: ignore[assignment]
         self.scale_range = tuple(float(v) for v in self.scale_range)  # type: ignore[assignment]
         if not self.run_id:
             self.run_id = Path(self.out).name if self.out else default_run_id(self)
+
+    def check_settings(self) -> None:
+        """The one rule for training settings, wherever a run is configured (CLI, workflow, run.json):
+        positive integer counts, a finite positive learning rate, a non-negative seed, an HxW size."""
+        for key in ("iters", "batch_size", "checkpoint_every", "log_every"):
+            value = getattr(self, key)
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise DsbenchError(f"run setting {key}={value!r} must be a positive integer, e.g. {key}=10")
+        for key, low in (("lr", 0.0), ("weight_decay", None)):
+            value = getattr(self, key)
+            ok = isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value) \
+                and (value > low if low is not None else value >= 0)
+            if not ok:
+                bound = "a finite number > 0, e.g. 0.001" if low is not None else "a finite number >= 0, e.g. 0.0001"
+                raise DsbenchError(f"run setting {key}={value!r} must be {bound}")
+        if isinstance(self.seed, bool) or not isinstance(self.seed, int) or self.seed < 0:
+            raise DsbenchError(f"run setting seed={self.seed!r} must be an integer >= 0 (as in the workflow schema)")
+        try:
+            h, w = (int(v) for v in self.resolution)
+        except (TypeError, ValueError):
+            raise DsbenchError(f"run setting resolution={self.resolution!r} must be HxW, e.g. 64x128") from None
+        if h <= 0 or w <= 0:
+            raise DsbenchError(f"run setting resolution={self.resolution!r} must be positive, e.g. 64x128")
 
     @property
     def identity(self) -> Dict[str, Any]:
@@ -100,8 +125,10 @@ class RunConfig:
         try:
             data = json.loads(path.read_text())
             return cls(**data)
-        except (json.JSONDecodeError, TypeError) as exc:
-            raise DsbenchError(f"{path}: unreadable run config ({exc}); re-run `dsbench train` into a fresh folder")
+        except DsbenchError as exc:
+            raise DsbenchError(f"{path}: {exc}; fix it or re-run `dsbench train` into a fresh folder") from None
+        except (json.JSONDecodeError, TypeError, ValueError) as exc:
+            raise DsbenchError(f"{path}: unreadable run config ({exc}); re-run `dsbench train` into a fresh folder") from None
 
 
 # The training settings a run's params record (the method's options are recorded in full beside them).

@@ -94,3 +94,35 @@ def test_flops_of_untrained_pipeline_json(capsys):
     cost = json.loads(capsys.readouterr().out)
     assert cost["flops"] == 2 * cost["macs"] and set(cost["stages"]) == {"sampler", "network", "unsampler"}
     assert cost["macs"] == sum(s["macs"] for s in cost["stages"].values())
+
+
+@pytest.mark.parametrize("flag,value,needle", [
+    ("--iters", "0", "iters=0 must be a positive integer"),
+    ("--iters", "-3", "iters=-3 must be a positive integer"),
+    ("--batch-size", "0", "batch_size=0 must be a positive integer"),
+    ("--checkpoint-every", "0", "checkpoint_every=0 must be a positive integer"),
+    ("--lr", "nan", "lr=nan must be a finite number > 0"),
+    ("--lr", "-0.1", "lr=-0.1 must be a finite number > 0"),
+    ("--seed", "-1", "seed=-1 must be an integer >= 0"),
+])
+def test_bad_training_settings_are_refused_before_anything_is_written(capsys, tmp_path, flag, value, needle):
+    out = tmp_path / "run"
+    code, err = run_cli(capsys, "train", *train_args(tmp_path, out, **{flag: value}))
+    assert_one_line_error(code, err, needle)
+    assert not out.exists()
+
+
+def test_a_malformed_run_json_is_a_one_line_error(capsys, tmp_path):
+    run = tmp_path / "run"
+    run.mkdir()
+    (run / "run.json").write_text('{"dataset": "synthcity", "root": "x", "method": "uniform", "model": "unet", '
+                                  '"resolution": "abc"}')
+    code, err = run_cli(capsys, "evaluate", "--run", str(run), "--device", "cpu")
+    assert_one_line_error(code, err, "run.json", "resolution")
+
+
+def test_regress_and_refresh_name_their_files():
+    for verb in ("regress", "refresh-reference"):
+        with pytest.raises(SystemExit) as stop:
+            main([verb])
+        assert stop.value.code == 2  # argparse: --metrics and --reference are required
