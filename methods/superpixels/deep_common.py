@@ -20,6 +20,8 @@
 """
 from __future__ import annotations
 
+import abc
+
 import math
 from typing import List, Optional, Sequence, Tuple
 
@@ -320,13 +322,14 @@ class EncoderDecoder(nn.Module):
         return y
 
 
-class AssociationSegmenter:
+class AssociationSegmenter(abc.ABC):
     """``segment`` for a network predicting the 9-neighbour association on a regular grid (SCN,
     PCNet): the grid's cell from ``n``, the association's argmax, the shared connectivity step.
     Subclasses give :meth:`inference_logits` ``(1, 9, H, W)`` for a ``(1, 3, H, W)`` image."""
 
+    @abc.abstractmethod
     def inference_logits(self, image: torch.Tensor) -> torch.Tensor:
-        raise NotImplementedError
+        """Association logits ``(1, 9, H, W)`` of a ``(1, 3, H, W)`` image, in eval mode."""
 
     @torch.no_grad()
     def superpixel_ids(self, image: torch.Tensor, n_superpixels: int) -> torch.Tensor:
