@@ -91,6 +91,10 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     out = evaluate_run(args.run, device=args.device, save_predictions=args.save_predictions,
                        center_crop=args.center_crop, target_classes=args.target_classes, progress=not args.quiet)
     print(f"wrote {out}")
+    if args.cost:
+        from benchmark.cost.report import cost_of_run
+
+        print(f"wrote {cost_of_run(args.run, device=args.device)}")
     return 0
 
 
@@ -293,6 +297,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--save-predictions", default=None, help="folder for *_labelIds.png predictions")
     p.add_argument("--center-crop", action="store_true", help="evaluate on the central square crop")
     p.add_argument("--target-classes", nargs="+", default=None, help="class names for miou_target")
+    p.add_argument("--cost", action="store_true",
+                   help="also write RUN/cost.csv, as `dsbench flops --run RUN` does (one process: the DAG's evaluate rule)")
     p.add_argument("--device", default="auto")
     p.add_argument("--quiet", action="store_true")
 

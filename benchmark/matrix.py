@@ -194,8 +194,16 @@ def validate(config: Mapping[str, Any], written_at=lambda path: path) -> None:
     if not errors:
         return
     # A misspelt or unknown key comes first: it also causes the "required key is missing" of
-    # the key it was meant to be. Then the most specific problem (the deepest path).
-    error = max(errors, key=lambda e: (_names_a_key(e), len(e.absolute_path)))
+    # the key it was meant to be. Then the most specific problem (the deepest path, an
+    # experiment's key counted from the top-level key it replaces), the top level before an
+    # experiment: an experiment that shares entries with the top level through a YAML alias
+    # (ci's `<<: *default_methods`) repeats their errors, which were written at the top level.
+    def rank(e) -> Tuple[bool, int, bool]:
+        path = tuple(e.absolute_path)
+        in_experiment = len(path) >= 2 and path[0] == "experiments"
+        return _names_a_key(e), len(path) - (2 if in_experiment else 0), not in_experiment
+
+    error = max(errors, key=rank)
     path, problem = describe(error, schema)
     raise DsbenchError(f"{dotted(written_at(path)) or 'config'}: {problem}")
 

@@ -102,8 +102,10 @@ def train(cfg: RunConfig, *, progress: bool = True, stop_after: Optional[int] = 
         write_rows(run_dir / "train.csv", rows)
         return {"status": "skipped", "reason": skip}
 
+    # foreach: one fused update over all tensors; bit-identical to the per-tensor loop torch picks
+    # on CPU, and several times faster for networks of many small layers.
     optimizer = torch.optim.AdamW([p for p in pipeline.parameters() if p.requires_grad], lr=cfg.lr,
-                                  weight_decay=cfg.weight_decay)
+                                  weight_decay=cfg.weight_decay, foreach=True)
     generator = torch.Generator().manual_seed(cfg.seed)
     start_it = 0
     ckpt_path = run_dir / CHECKPOINT

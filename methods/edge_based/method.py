@@ -194,7 +194,7 @@ def train_aux_net_on_tensors(images: torch.Tensor, labels: torch.Tensor, out_pat
     targets = ground_truth_tensors(labels, size_out, lam, ids)  # (N, 2, *size_out)
     inputs = downsample_uniform(images.float(), size_in)         # (N, 3, *size_in)
     net = DoubleUNet(size_in, size_out, features)
-    optimiser = torch.optim.Adam(net.parameters(), lr=lr)
+    optimiser = torch.optim.Adam(net.parameters(), lr=lr, foreach=True)  # as in the engine (benchmark/engine/train.py)
     schedule = torch.optim.lr_scheduler.ExponentialLR(optimiser, gamma=0.01 ** (1.0 / max(iters, 1)))
     generator = torch.Generator().manual_seed(seed)
     n = inputs.shape[0]

@@ -20,6 +20,8 @@ from paper_figures.style.palette import method_color, method_label
 from paper_figures.style.panels import (FONT_SIZE, add_legend, empty_panel, label_axes, new_figure,
                                         reference_line_style, split_titles)
 
+# The radius sweep is its own experiment: the default run trains one radius (CPU budget).
+EXPERIMENT = "jin_edge_sim_radii"
 XLABEL = "edge blur radius R (deformation-map px)"
 YLABEL = "mIoU (%)"
 TITLE = "Jin et al. Fig 14: simulated edge-based sampler (oracle) by blur radius"
