@@ -37,3 +37,14 @@ def describe_device(device: torch.device) -> str:
     if device.type == "cuda":
         return f"cuda ({torch.cuda.get_device_name(device)})"
     return "cpu"
+
+
+def memory_bytes(device: torch.device) -> int:
+    """Total memory of ``device`` in bytes (GPU memory for CUDA, physical RAM for the CPU); 0
+    when the platform does not say (callers then skip checks that need it)."""
+    if device.type == "cuda":
+        return int(torch.cuda.get_device_properties(device).total_memory)
+    try:
+        return int(os.sysconf("SC_PAGE_SIZE")) * int(os.sysconf("SC_PHYS_PAGES"))
+    except (AttributeError, ValueError, OSError):  # no sysconf (Windows) or the name is unknown
+        return 0

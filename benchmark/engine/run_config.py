@@ -5,7 +5,7 @@ import dataclasses
 import json
 import math
 from pathlib import Path
-from typing import Any, Dict, Optional, Tuple
+from typing import Any, Dict, List, Optional, Tuple
 
 from benchmark.errors import DsbenchError
 from benchmark.io import atomic_write_text
@@ -108,11 +108,23 @@ class RunConfig:
         d["weights"] = path_free(d["weights"])
         return d
 
-    def training_fingerprint(self) -> str:
-        """Hash of everything that changes the trained weights (not paths, device or eval split)."""
+    def training_settings(self) -> Dict[str, Any]:
+        """The settings that change the trained weights (not paths, device or eval split)."""
         d = self.settings()
         d.pop("eval_split")
-        return config_hash(d)
+        return d
+
+    def training_fingerprint(self) -> str:
+        """Hash of everything that changes the trained weights (not paths, device or eval split)."""
+        return config_hash(self.training_settings())
+
+    def training_differences(self, other: "RunConfig") -> List[str]:
+        """``key old -> new`` for every training setting where ``other`` differs from this run
+        (values compared as JSON: a tuple from the CLI equals the list read from run.json)."""
+        mine, theirs = self.training_settings(), other.training_settings()
+        return [f"{key} {show_setting(mine.get(key))} -> {show_setting(theirs.get(key))}"
+                for key in sorted(set(mine) | set(theirs))
+                if canonical_json(mine.get(key)) != canonical_json(theirs.get(key))]
 
     def save(self, run_dir: Path) -> None:
         atomic_write_text(Path(run_dir) / RUN_FILE, json.dumps(dataclasses.asdict(self), indent=2, sort_keys=True))
@@ -144,6 +156,11 @@ def path_free(value: Any) -> Any:
 
 def canonical_json(value: Any) -> str:
     return json.dumps(value, sort_keys=True, separators=(",", ":"), default=list)
+
+
+def show_setting(value: Any) -> str:
+    """A setting in a message: strings bare, anything else as JSON (0.001, [16,32], null)."""
+    return value if isinstance(value, str) else canonical_json(value)
 
 
 def default_run_id(cfg: RunConfig) -> str:
