@@ -73,5 +73,7 @@ def aggregate_files(files: List[os.PathLike], out_csv: os.PathLike) -> pd.DataFr
             seen[key] = path
         frames.append(df)
     frames = [f for f in frames if not f.empty]
-    combined = pd.concat(frames, ignore_index=True)[COLUMNS] if frames else read_rows(files[0])
-    return write_rows(out_csv, combined)
+    if not frames:  # zero rows would pass for a result downstream
+        others = f" (nor do the other {len(files) - 1} files)" if len(files) > 1 else ""
+        raise DsbenchError(f"{files[0]}: no rows{others}; run the DAG first (or pass results files with rows)")
+    return write_rows(out_csv, pd.concat(frames, ignore_index=True)[COLUMNS])

@@ -10,7 +10,10 @@ import json
 import sys
 from typing import Callable, Dict, List, Optional, Sequence, Tuple
 
-from benchmark.errors import DsbenchError
+from benchmark.errors import DsbenchError, cannot_write
+
+INTERRUPTED = ("interrupted; no half-written file is left (a training run keeps its last checkpoint): "
+               "rerun the same command to resume")
 
 
 def parse_size(text: str) -> Tuple[int, int]:
@@ -395,6 +398,13 @@ def main(argv: Optional[List[str]] = None) -> int:
     except DsbenchError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
+    except OSError as exc:  # a write the OS refused outside benchmark.io (e.g. creating a folder)
+        print(f"error: {cannot_write(exc.filename, exc)}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        # Every file is written atomically, so an interrupt leaves no half-written output.
+        print(INTERRUPTED, file=sys.stderr)
+        return 130
 
 
 if __name__ == "__main__":

@@ -57,7 +57,7 @@ import yaml
 
 from benchmark.errors import DsbenchError
 from benchmark.io import atomic_write_text, markdown_table
-from benchmark.results import IDENTITY, MEASUREMENT, METRICS, key_text, read_rows, write_rows
+from benchmark.results import IDENTITY, MEASUREMENT, METRICS, key_text, read_nonempty_rows, read_rows, write_rows
 
 # What .ci/run exports: the same kernels on every x86 machine with AVX2. It narrows the
 # differences between machines; the calibrated tolerances absorb what remains.
@@ -400,10 +400,7 @@ def _kinds_by_key(df: pd.DataFrame) -> Dict[Tuple[str, ...], str]:
 
 
 def _read_nonempty(path: os.PathLike, what: str, fix: str) -> pd.DataFrame:
-    df = read_rows(path)
-    if df.empty:
-        raise DsbenchError(f"{path}: the {what} holds no rows, so nothing would be compared; {fix}")
-    return df
+    return read_nonempty_rows(path, f"the {what} holds nothing to compare; {fix}")
 
 
 def regress(metrics_csv: os.PathLike, reference_csv: os.PathLike, tolerances_yaml: os.PathLike,
@@ -599,10 +596,9 @@ def refresh_reference(metrics_csv: os.PathLike, reference_csv: os.PathLike) -> s
     and creation dates of the rows, the source file and the refresh date. The diff lists every
     value that changed exactly (no tolerance), and every row added or removed.
     """
-    current = read_rows(metrics_csv)
+    current = read_nonempty_rows(metrics_csv, "a reference must hold rows; run the DAG first")
     reference_csv = Path(reference_csv)
     old = read_rows(reference_csv) if reference_csv.is_file() else None
-    write_rows(reference_csv, current)
     created = _unique(current, "created")
     sidecar = {
         "source": str(metrics_csv),
@@ -615,6 +611,8 @@ def refresh_reference(metrics_csv: os.PathLike, reference_csv: os.PathLike) -> s
         "timm": _unique(current, "timm"),
         "created": [created[0], created[-1]] if created else [],
     }
+    # The sidecar last: it describes the reference, so it never describes rows not written.
+    write_rows(reference_csv, current)
     atomic_write_text(provenance_path(reference_csv), json.dumps(sidecar, indent=2, sort_keys=True) + "\n")
 
     title = f"### Reference refresh: `{reference_csv}` from `{metrics_csv}`\n\n"

@@ -60,31 +60,52 @@ def make_row(identity: Mapping[str, Any], metric: str, value: Any, unit: str = "
     return row
 
 
-def validate_rows(df: pd.DataFrame, source: str = "rows") -> pd.DataFrame:
-    """Reject malformed rows with a one-line error naming the source and the problem."""
+def plain(value: Any) -> str:
+    """A value as a person writes it in a message: ``nan``, ``0.5``, ``'abc'`` (never ``np.float64(nan)``)."""
+    if hasattr(value, "item") and not isinstance(value, str):  # a numpy scalar
+        value = value.item()
+    return repr(value) if isinstance(value, str) else str(value)
+
+
+def csv_line(i: int) -> int:
+    """The CSV line of row ``i`` of a frame in file order: the header is line 1."""
+    return i + 2
+
+
+def check_columns(df: pd.DataFrame, source: str = "rows") -> None:
     missing = [c for c in COLUMNS if c not in df.columns]
     if missing:
         raise DsbenchError(f"{source}: missing column(s) {', '.join(missing)}; rows must follow benchmark.results.COLUMNS")
     extra = [c for c in df.columns if c not in COLUMNS]
     if extra:
         raise DsbenchError(f"{source}: unknown column(s) {', '.join(extra)}; rows must follow benchmark.results.COLUMNS")
+
+
+def validate_rows(df: pd.DataFrame, source: str = "rows") -> pd.DataFrame:
+    """Reject malformed rows with a one-line error naming the source, the CSV line (``df`` in
+    file order, 0-based index) and the problem."""
+    check_columns(df, source)
     for col in REQUIRED:
         bad = df[col].isna() | (df[col].astype(str) == "")
         if bad.any():
-            raise DsbenchError(f"{source}: row {int(bad.idxmax())} has no {col!r}; every row needs {', '.join(REQUIRED)}")
+            raise DsbenchError(f"{source}: line {csv_line(int(bad.values.argmax()))} has no {col!r}; "
+                               f"every row needs {', '.join(REQUIRED)}")
     bad_status = ~df["status"].isin(STATUSES)
     if bad_status.any():
-        i = int(bad_status.idxmax())
-        raise DsbenchError(f"{source}: row {i} status {df['status'][i]!r} is not one of {', '.join(STATUSES)}")
+        i = int(bad_status.values.argmax())
+        raise DsbenchError(f"{source}: line {csv_line(i)} has status {plain(df['status'].iloc[i])}, "
+                           f"not one of {', '.join(STATUSES)}")
     values = pd.to_numeric(df["value"], errors="coerce")
     ok = df["status"] == "ok"
     bad_value = ok & (values.isna() | ~values.map(lambda v: math.isfinite(v) if v == v else False))
     if bad_value.any():
-        i = int(bad_value.idxmax())
-        raise DsbenchError(f"{source}: row {i} ({df['metric'][i]}) has status ok but value {df['value'][i]!r} is not a finite number")
+        i = int(bad_value.values.argmax())
+        raise DsbenchError(f"{source}: line {csv_line(i)} ({df['metric'].iloc[i]}) has status ok but value "
+                           f"{plain(df['value'].iloc[i])}, not a finite number")
     not_ok = ~ok & (df["reason"].isna() | (df["reason"].astype(str) == ""))
     if not_ok.any():
-        raise DsbenchError(f"{source}: row {int(not_ok.idxmax())} is {df['status'][int(not_ok.idxmax())]} without a reason; give one")
+        i = int(not_ok.values.argmax())
+        raise DsbenchError(f"{source}: line {csv_line(i)} is {df['status'].iloc[i]} without a reason; give one")
     return df
 
 
@@ -100,10 +121,17 @@ def sort_rows(df: pd.DataFrame) -> pd.DataFrame:
     return df.sort_values(SORT_KEY, kind="mergesort", na_position="first").reset_index(drop=True)[COLUMNS]
 
 
+def checked_frame(rows: Iterable[Mapping[str, Any]] | pd.DataFrame, source: str) -> pd.DataFrame:
+    """The validated, sorted frame :func:`write_rows` would write (line numbers in its errors are
+    those of that file): producers check their rows with it before writing anything else."""
+    df = rows if isinstance(rows, pd.DataFrame) else to_frame(rows)
+    check_columns(df, source)
+    return validate_rows(sort_rows(df), source)
+
+
 def write_rows(path: os.PathLike, rows: Iterable[Mapping[str, Any]] | pd.DataFrame) -> pd.DataFrame:
     """Validate, sort and atomically write tidy rows as CSV; returns the frame written."""
-    df = rows if isinstance(rows, pd.DataFrame) else to_frame(rows)
-    df = sort_rows(validate_rows(df, str(path)))
+    df = checked_frame(rows, str(path))
     atomic_write_text(path, df.to_csv(index=False, float_format="%.15g"))
     return df
 
@@ -118,15 +146,26 @@ def read_rows(path: os.PathLike) -> pd.DataFrame:
                                                              "stage": "string", "size_bin": "string"})
     except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
         raise DsbenchError(f"{path}: not a readable CSV ({exc.__class__.__name__}); regenerate it with `dsbench aggregate`")
+    except OSError as exc:
+        raise DsbenchError(f"cannot read {path}: {exc.strerror or exc}") from None
     validate_rows(df, str(path))
     for col in INT_COLUMNS:
         numbers = pd.to_numeric(df[col], errors="coerce")
         bad = df[col].notna() & (numbers.isna() | (numbers != numbers.round()))
         if bad.any():
-            i = int(bad.idxmax())
-            raise DsbenchError(f"{path}: line {i + 2} has {col} {df[col][i]!r}, not an integer; "
+            i = int(bad.values.argmax())
+            raise DsbenchError(f"{path}: line {csv_line(i)} has {col} {plain(df[col].iloc[i])}, not an integer; "
                                f"regenerate the file with `dsbench aggregate`")
         df[col] = numbers.astype("Int64")
+    return df
+
+
+def read_nonempty_rows(path: os.PathLike, fix: str) -> pd.DataFrame:
+    """:func:`read_rows` of a file that must hold rows: a header-only file is an error (``PATH: no
+    rows; FIX``), never zero rows silently passed on."""
+    df = read_rows(path)
+    if df.empty:
+        raise DsbenchError(f"{path}: no rows; {fix}")
     return df
 
 

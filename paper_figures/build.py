@@ -19,7 +19,7 @@ import pandas as pd
 from benchmark.errors import DsbenchError
 from benchmark.registry import FIGURES
 from benchmark.io import atomic_write, atomic_write_text
-from benchmark.results import read_rows
+from benchmark.results import read_nonempty_rows
 from paper_figures import figure_ids
 
 PNG_DPI = 300
@@ -38,7 +38,8 @@ def build_all(metrics_csv: os.PathLike, out_dir: os.PathLike,
 
     Returns the paths written, in id order. Unknown ids raise :class:`DsbenchError` with close matches.
     """
-    return build_frame(read_rows(metrics_csv), out_dir, only)
+    return build_frame(read_nonempty_rows(metrics_csv, "run the DAG first (or point --metrics at a metrics CSV with rows)"),
+                       out_dir, only)
 
 
 def build_frame(df: pd.DataFrame, out_dir: os.PathLike,
@@ -46,23 +47,25 @@ def build_frame(df: pd.DataFrame, out_dir: os.PathLike,
     """:func:`build_all` from rows already in memory (tests, previews)."""
     ids = figure_ids() if only is None else ([only] if isinstance(only, str) else list(only))
     makers = {key: FIGURES.get(key) for key in ids}  # validate every id before writing anything
-    out_dir = Path(out_dir)
-    written: List[Path] = []
-    for key, make in makers.items():
-        result = make(df)
+    # Every figure is made before the first file is written: a figure that fails leaves no new files.
+    results = {key: make(df) for key, make in makers.items()}
+    for key, result in results.items():
         # Workflows name outputs by id alone (table_* -> .md/.tex, others -> .png/.pdf): enforce it.
         if isinstance(result, Figure) == key.startswith("table_"):
             raise DsbenchError(f"figure {key!r}: ids starting with 'table_' must return dict(markdown, latex) "
                                "and all other ids a matplotlib Figure; rename the id or fix make(df)")
+        if not isinstance(result, Figure) and not (isinstance(result, Mapping) and {"markdown", "latex"} <= set(result)):
+            raise DsbenchError(f"figure {key!r}: make(df) returned {type(result).__name__}; "
+                               "return a matplotlib Figure or dict(markdown=..., latex=...)")
+    out_dir = Path(out_dir)
+    written: List[Path] = []
+    for key, result in results.items():
         if isinstance(result, Figure):
             for suffix in (".png", ".pdf"):
                 _save_figure(result, out_dir / f"{key}{suffix}")
                 written.append(out_dir / f"{key}{suffix}")
-        elif isinstance(result, Mapping) and {"markdown", "latex"} <= set(result):
+        else:
             for suffix, text in ((".md", result["markdown"]), (".tex", result["latex"])):
                 atomic_write_text(out_dir / f"{key}{suffix}", text)
                 written.append(out_dir / f"{key}{suffix}")
-        else:
-            raise DsbenchError(f"figure {key!r}: make(df) returned {type(result).__name__}; "
-                               "return a matplotlib Figure or dict(markdown=..., latex=...)")
     return written

@@ -12,4 +12,4 @@ rule aggregate:
         "../environment.yml"
     threads: 1
     shell:
-        "dsbench aggregate --out {output} {input} > {log} 2>&1"
+        "dsbench aggregate --out {output:q} {input:q} > {log:q} 2>&1"

@@ -28,6 +28,6 @@ rule figures:
     threads: 1
     params:
         out=lambda wc, output: os.path.dirname(output[0]),
-        ids=" ".join(FIGURE_IDS),
+        ids=FIGURE_IDS,
     shell:
-        "dsbench figures --metrics {input} --out {params.out} --only {params.ids} > {log} 2>&1"
+        "dsbench figures --metrics {input:q} --out {params.out:q} --only {params.ids:q} > {log:q} 2>&1"

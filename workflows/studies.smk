@@ -16,5 +16,5 @@ rule study:
     params:
         root=lambda wc: dataset_root(wc.dataset),
     shell:
-        "OMP_NUM_THREADS={threads} dsbench study {wildcards.study} --dataset {wildcards.dataset} "
+        "OMP_NUM_THREADS={threads} dsbench study {wildcards.study:q} --dataset {wildcards.dataset:q} "
         "--root {params.root:q} --out {output:q} > {log:q} 2>&1"

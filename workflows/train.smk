@@ -24,12 +24,12 @@ rule train:
         train=lambda wc: {**MATRIX["train"], **method_entry(wc.label).get("train", {})},
         device=DEVICE,
     shell:
-        "OMP_NUM_THREADS={threads} dsbench train --dataset {wildcards.dataset} --root {params.root} "
-        "--method {params.method} --label {wildcards.label} --model {wildcards.model} "
-        "--encoder {params.encoder} --resolution {wildcards.res} --seed {wildcards.seed} "
-        "--iters {params.train[iters]} --batch-size {params.train[batch_size]} "
-        "--lr {params.train[lr]} --checkpoint-every {params.train[checkpoint_every]} "
-        "--device {params.device} {params.options} --out {params.run} --quiet > {log} 2>&1"
+        "OMP_NUM_THREADS={threads} dsbench train --dataset {wildcards.dataset:q} --root {params.root:q} "
+        "--method {params.method:q} --label {wildcards.label:q} --model {wildcards.model:q} "
+        "--encoder {params.encoder:q} --resolution {wildcards.res:q} --seed {wildcards.seed:q} "
+        "--iters {params.train[iters]:q} --batch-size {params.train[batch_size]:q} "
+        "--lr {params.train[lr]:q} --checkpoint-every {params.train[checkpoint_every]:q} "
+        "--device {params.device:q} {params.options} --out {params.run:q} --quiet > {log:q} 2>&1"
 
 
 rule prepare:
@@ -51,5 +51,5 @@ rule prepare:
         method=lambda wc: method_entry(wc.label)["method"],
         settings=preparation_settings,
     shell:
-        "OMP_NUM_THREADS={threads} dsbench prepare {params.method} --dataset {wildcards.dataset} "
+        "OMP_NUM_THREADS={threads} dsbench prepare {params.method:q} --dataset {wildcards.dataset:q} "
         "--root {params.root:q} --out {output:q} {params.settings} > {log:q} 2>&1"

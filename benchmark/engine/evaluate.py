@@ -1,6 +1,7 @@
 """Evaluation at the original label resolution, as all five papers do."""
 from __future__ import annotations
 
+import math
 import os
 import time
 from pathlib import Path
@@ -17,10 +18,11 @@ from benchmark.engine.run_config import RunConfig
 from benchmark.engine.train import load_trained_pipeline
 from benchmark.errors import DsbenchError
 from benchmark.metrics import ConfusionMatrix, MetricSuite
+from benchmark.metrics.suite import no_labels_reason
 from benchmark.metrics.intrinsic import reconstruct_labels
 from benchmark.ops.sampling import IGNORE_INDEX, downsample_labels
 from benchmark.io import atomic_write
-from benchmark.results import make_row, provenance, read_rows, write_rows
+from benchmark.results import checked_frame, make_row, provenance, read_rows, write_rows
 
 COUNTS = "counts.npz"
 
@@ -95,13 +97,31 @@ def evaluate_run(run_dir: os.PathLike, *, device: str = "auto", save_predictions
     prov = provenance(describe_device(torch_device), cfg.settings())
     rows = suite.rows(identity, prov)
     rows.append(make_row(identity, "eval_images_per_s", len(dataset) / max(seconds, 1e-9), "img/s", provenance=prov))
-    rows.append(make_row(identity, "miou_intrinsic", intrinsic.evaluate()["miou"], "fraction", provenance=prov))
+    no_labels = no_labels_reason(identity) if int(class_counts["original"].sum()) == 0 else ""
+    intrinsic_miou = float(intrinsic.evaluate()["miou"])
+    if math.isfinite(intrinsic_miou):
+        rows.append(make_row(identity, "miou_intrinsic", intrinsic_miou, "fraction", provenance=prov))
+    else:
+        rows.append(make_row(identity, "miou_intrinsic", None, "fraction", status="skipped", provenance=prov,
+                             reason=no_labels or "no evaluated class occurs in the labels or their reconstruction"))
     for stage, counts in class_counts.items():
         for train_id in spec.evaluated_train_ids:
-            rows.append(make_row(identity, "class_frequency", counts[train_id] / max(counts.sum(), 1), "fraction",
-                                 provenance=prov, stage=stage, class_name=spec.class_names[train_id]))
+            measurement = dict(provenance=prov, stage=stage, class_name=spec.class_names[train_id])
+            if no_labels:  # a frequency among no pixels is undefined, not 0
+                rows.append(make_row(identity, "class_frequency", None, "fraction", status="skipped", reason=no_labels,
+                                     **measurement))
+            else:
+                rows.append(make_row(identity, "class_frequency", counts[train_id] / max(counts.sum(), 1), "fraction",
+                                     **measurement))
+    # Rows are checked before anything is written, so a failed (re-)evaluation leaves the previous
+    # metrics and counts as they were; the metrics come last, as the sign that the rest is written.
+    frame = checked_frame(rows, str(out_csv))
     suite.save_counts(run_dir / f"counts{suffix}.npz")
-    atomic_write(run_dir / f"counts_intrinsic{suffix}.npz",
-                 lambda tmp: np.savez_compressed(open(tmp, "wb"), confusion=intrinsic.counts, **class_counts))
-    write_rows(out_csv, rows)
+
+    def write_intrinsic(tmp: str) -> None:
+        with open(tmp, "wb") as fh:  # a file object: numpy appends no ".npz" suffix
+            np.savez_compressed(fh, confusion=intrinsic.counts, **class_counts)
+
+    atomic_write(run_dir / f"counts_intrinsic{suffix}.npz", write_intrinsic)
+    write_rows(out_csv, frame)
     return out_csv

@@ -58,23 +58,27 @@ def export_weights(run_dirs: Sequence[os.PathLike], out_dir: os.PathLike) -> Lis
     bundles = []
     staging = out_dir.with_name(f".{out_dir.name}.new")
     shutil.rmtree(staging, ignore_errors=True)
-    for run_dir in map(Path, run_dirs):
-        cfg = RunConfig.load(run_dir)
-        final = run_dir / FINAL
-        if not final.is_file():
-            raise DsbenchError(f"{final}: no trained weights to bundle; finish the run first")
-        bundle = staging / cfg.run_id
-        bundle.mkdir(parents=True)
-        for key, path in _option_files(cfg).items():
-            blob = torch.load(path, map_location="cpu", weights_only=True)
-            atomic_torch_save(_to_dtype(blob, torch.float16, path), bundle / path.name)
-            cfg.method_options[key] = path.name
-        atomic_torch_save(_to_dtype(load_checkpoint(final), torch.float16, final), bundle / FINAL)
-        cfg.root, cfg.out = "", ""
-        cfg.save(bundle)
-        bundles.append(out_dir / cfg.run_id)
-    if not bundles:
-        raise DsbenchError("export-weights: no run folder given; name the runs to bundle")
+    try:
+        for run_dir in map(Path, run_dirs):
+            cfg = RunConfig.load(run_dir)
+            final = run_dir / FINAL
+            if not final.is_file():
+                raise DsbenchError(f"{final}: no trained weights to bundle; finish the run first")
+            bundle = staging / cfg.run_id
+            bundle.mkdir(parents=True)
+            for key, path in _option_files(cfg).items():
+                blob = torch.load(path, map_location="cpu", weights_only=True)
+                atomic_torch_save(_to_dtype(blob, torch.float16, path), bundle / path.name)
+                cfg.method_options[key] = path.name
+            atomic_torch_save(_to_dtype(load_checkpoint(final), torch.float16, final), bundle / FINAL)
+            cfg.root, cfg.out = "", ""
+            cfg.save(bundle)
+            bundles.append(out_dir / cfg.run_id)
+        if not bundles:
+            raise DsbenchError("export-weights: no run folder given; name the runs to bundle")
+    except BaseException:  # a failed export leaves neither a half bundle nor its staging folder
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
     shutil.rmtree(out_dir, ignore_errors=True)
     os.replace(staging, out_dir)
     return bundles

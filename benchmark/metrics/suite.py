@@ -92,6 +92,8 @@ class MetricSuite:
         """Tidy rows (benchmark.results). Undefined values become ``skipped`` rows with a reason."""
         res = self.evaluate(n_bins)
         rows: List[Dict[str, Any]] = []
+        # Every label pixel ignored: that, not a property of one metric, is why each is undefined.
+        no_labels = no_labels_reason(identity) if int(self.confusion.counts.sum()) == 0 else ""
 
         def add(metric: str, value: float, why_undefined: str, **measurement: Any) -> None:
             value = float(value)
@@ -99,7 +101,7 @@ class MetricSuite:
                 rows.append(make_row(identity, metric, value, METRICS[metric], provenance=provenance, **measurement))
             else:
                 rows.append(make_row(identity, metric, None, METRICS[metric], status="skipped",
-                                     reason=why_undefined, provenance=provenance, **measurement))
+                                     reason=no_labels or why_undefined, provenance=provenance, **measurement))
 
         add("miou", res["miou"], "no evaluated class occurs in labels or predictions")
         if "miou_target" in res:
@@ -185,6 +187,11 @@ class MetricSuite:
         if suite.objects is not None:
             suite.objects.load_table(arrays.get("instances", np.zeros((0, len(INSTANCE_COLUMNS)), np.int64)))
         return suite
+
+
+def no_labels_reason(identity: Mapping[str, Any]) -> str:
+    """The reason a metric of a split whose label pixels are all ignored is skipped."""
+    return f"no labelled pixels in split {identity.get('split')}"
 
 
 def rows_from_counts(path: os.PathLike, identity: Mapping[str, Any],

@@ -326,8 +326,9 @@ def test_native_library_is_cached_and_a_missing_compiler_warns(tmp_path, monkeyp
     monkeypatch.setattr(tempfile, "tempdir", str(tmp_path / "tmp"))
     (tmp_path / "tmp").mkdir()
     monkeypatch.setattr(native, "_loaded", {})
+    monkeypatch.setattr(native, "_private_dir", None)
     assert native.load("barycentric") is not None
-    assert len(list((tmp_path / "tmp" / "dsbench-native").glob("barycentric-*.so"))) == 1
+    assert len(list((tmp_path / "tmp").glob("dsbench-native-*/barycentric-*.so"))) == 1
     monkeypatch.setattr(native, "_loaded", {})
     monkeypatch.setenv("DSBENCH_NATIVE_CACHE", str(tmp_path / "other"))
     monkeypatch.setattr(native, "_compiler", lambda: None)

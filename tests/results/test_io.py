@@ -1,8 +1,10 @@
 """benchmark.io: atomic writes with the umask's permissions."""
 import os
+import re
 
 import pytest
 
+from benchmark.errors import DsbenchError
 from benchmark.io import atomic_write, atomic_write_text, markdown_table
 
 
@@ -27,7 +29,7 @@ def test_a_failed_write_leaves_nothing_and_keeps_the_old_file(tmp_path):
             fh.write("half")
         raise OSError(28, "No space left on device")
 
-    with pytest.raises(OSError):
+    with pytest.raises(DsbenchError, match=re.escape(f"cannot write {target}: No space left on device")):
         atomic_write(target, broken)
     assert target.read_text() == "old"
     assert sorted(p.name for p in target.parent.iterdir()) == ["metrics.csv"]
