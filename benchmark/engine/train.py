@@ -364,15 +364,16 @@ def load_trained_pipeline(run_dir: Path, device: torch.device) -> tuple:
     if not final.is_file():
         raise DsbenchError(f"{final}: no trained weights; run `dsbench train ... --out {run_dir}` first")
     state = load_checkpoint(final)
+    expected = cfg.training_fingerprint()
+    cfg.weights = None  # the run's own weights replace any starting checkpoint
+    pipeline = build_pipeline(cfg)  # first: an unknown method or model in run.json is named as such
     # The weights must come from the settings run.json describes (a run.json edited or copied
     # over after training would otherwise label one model's numbers with another's settings).
-    stored, expected = state.get("fingerprint"), cfg.training_fingerprint()
+    stored = state.get("fingerprint")
     if stored != expected:
         raise DsbenchError(f"{final}: weights were trained with other settings than {Path(run_dir) / RUN_FILE} "
                            f"(training fingerprint {stored or 'missing'}, run.json says {expected}); "
                            f"retrain into a fresh folder")
-    cfg.weights = None  # the run's own weights replace any starting checkpoint
-    pipeline = build_pipeline(cfg)
     try:
         pipeline.load_state_dict(state["pipeline"])
     except (KeyError, RuntimeError) as exc:
