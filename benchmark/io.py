@@ -85,6 +85,11 @@ def atomic_write_text(path: os.PathLike, text: str) -> None:
     atomic_write(path, write)
 
 
+def atomic_write_bytes(path: os.PathLike, data: bytes, suffix: str = ".tmp") -> None:
+    """Write ``data`` to ``path`` atomically (see :func:`atomic_write`)."""
+    atomic_write(path, lambda tmp: Path(tmp).write_bytes(data), suffix=suffix)
+
+
 def markdown_table(header: Sequence[str], rows: Sequence[Sequence[Any]], align: str = "") -> str:
     """A GitHub Markdown table; ``align`` is one letter per column (``l``/``r``), default l then r."""
     align = align or "l" + "r" * (len(header) - 1)

@@ -75,6 +75,21 @@ def fill_disk_on_write(monkeypatch, owner, name):
     monkeypatch.setattr(owner, name, full)
 
 
+def fill_disk_on_bytes(monkeypatch, whole_files=0):
+    """``Path.write_bytes`` (benchmark.io's binary writer) writes ``whole_files`` files, then half a
+    file, and fails as on a full disk."""
+    real_write_bytes, calls = Path.write_bytes, []
+
+    def full(self, data):
+        calls.append(self)
+        if len(calls) <= whole_files:
+            return real_write_bytes(self, data)
+        real_write_bytes(self, data[: len(data) // 2])
+        raise OSError(errno.ENOSPC, NO_SPACE)
+
+    monkeypatch.setattr(Path, "write_bytes", full)
+
+
 def fill_disk_for_text(monkeypatch):
     """benchmark.io's text writer writes half its text, then fails as on a full disk."""
     class HalfWritten:
@@ -200,29 +215,16 @@ def test_aggregate_to_an_unwritable_path(capsys, monkeypatch, trained_run, tmp_p
 
 @pytest.mark.parametrize("fault", FAULTS)
 def test_figures_to_an_unwritable_folder(capsys, monkeypatch, figure_metrics, tmp_path, fault):
-    from matplotlib.figure import Figure
-
     out = unwritable(fault, tmp_path)
-    if fault == "disk full":
-        fill_disk_on_write(monkeypatch, Figure, "savefig")
+    if fault == "disk full":  # figures are rendered in memory, then written as bytes
+        fill_disk_on_bytes(monkeypatch)
     code, err = run_cli(capsys, "figures", "--metrics", figure_metrics, "--out", out, "--only", "trimap")
     assert_one_line_error(code, err, f"cannot write {out}", REASONS[fault])
     assert not (out.is_dir() and any(out.iterdir())) and not temp_files(tmp_path)
 
 
 def test_figures_on_a_disk_that_fills_midway_leave_no_partial_file(capsys, monkeypatch, figure_metrics, tmp_path):
-    from matplotlib.figure import Figure
-
-    real_savefig, calls = Figure.savefig, []
-
-    def fills_after_the_first_file(self, target, *args, **kwargs):
-        calls.append(target)
-        if len(calls) == 1:
-            return real_savefig(self, target, *args, **kwargs)
-        Path(target).write_bytes(b"%PDF-half")
-        raise OSError(errno.ENOSPC, NO_SPACE)
-
-    monkeypatch.setattr(Figure, "savefig", fills_after_the_first_file)
+    fill_disk_on_bytes(monkeypatch, whole_files=1)
     out = tmp_path / "figures"
     code, err = run_cli(capsys, "figures", "--metrics", figure_metrics, "--out", out, "--only", "trimap")
     assert_one_line_error(code, err, f"cannot write {out / 'trimap.pdf'}: {NO_SPACE}")
