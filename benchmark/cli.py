@@ -200,6 +200,13 @@ def cmd_figures(args: argparse.Namespace) -> int:
     return 0
 
 
+# The names `dsbench perf --help` lists. Written out so that building the parser does not import
+# every benchmark (about 8 s, torch and every method family); tests/perf/test_perf_cli.py holds
+# the list to the registry (benchmark.perf.PERF after `import benchmark.perf.all`).
+PERF_NAMES = ("hc-latency", "sampling-tensor", "soft-labels", "superpixel-metrics", "superpixel-resolution",
+              "unsample")
+
+
 def cmd_perf(args: argparse.Namespace) -> int:
     import benchmark.perf.all  # noqa: F401  registers every benchmark
     from benchmark.perf import PERF
@@ -308,8 +315,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--device", default="auto")
     p.add_argument("--quiet", action="store_true")
 
-    p = verb("flops", cmd_flops, "count the cost of a run (appends RUN/cost.csv) or of an untrained pipeline")
-    p.add_argument("--run", default=None)
+    p = verb("flops", cmd_flops, "count the cost of a run (writes RUN/cost.csv, replacing it) or of an "
+             "untrained pipeline (prints it)")
+    p.add_argument("--run", default=None, help="run folder: its RUN/cost.csv is replaced by this count")
     p.add_argument("--model", default=None)
     p.add_argument("--method", default=None, help="registered method (with --model)")
     p.add_argument("--encoder", default=None, help=f"timm encoder name (None: the DAG's, "
@@ -371,7 +379,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--only", nargs="+", default=None, help="figure ids")
 
     p = verb("perf", cmd_perf, "side-by-side performance benchmark (prints ratios)")
-    p.add_argument("name")
+    p.add_argument("name", help=f"one of {', '.join(PERF_NAMES)}")
     p.add_argument("--json", action="store_true")
     p.add_argument("--quick", action="store_true", help="smaller inputs (smoke test)")
     p.add_argument("--threads", type=int, default=0, help="torch intra-op threads (default: torch's own choice)")
