@@ -75,8 +75,9 @@ def _run_config_from_args(args: argparse.Namespace):
     from benchmark.engine.run_config import RunConfig
 
     return RunConfig(dataset=args.dataset, root=args.root, method=args.method, model=args.model,
-                     encoder=args.encoder or defaults.default_encoder(args.model), output_stride=args.output_stride, resolution=args.resolution,
-                     seed=args.seed, out=args.out, iters=args.iters, batch_size=args.batch_size, lr=args.lr,
+                     encoder=args.encoder or defaults.default_encoder(args.model),
+                     output_stride=args.output_stride, resolution=args.resolution, seed=args.seed,
+                     out=args.out, iters=args.iters, batch_size=args.batch_size, lr=args.lr,
                      checkpoint_every=args.checkpoint_every, crop=args.crop, device=args.device,
                      weights=args.weights, method_options=parse_options(args.option),
                      eval_split=args.eval_split, train_split=args.train_split,
@@ -110,7 +111,8 @@ def cmd_flops(args: argparse.Namespace) -> int:
     if not (args.model and args.method and args.resolution):
         raise DsbenchError("flops needs --run RUN, or --model NET --method METHOD --resolution HxW (and optionally --image-size)")
     cost = cost_of_model(args.model, method=args.method, resolution=args.resolution, image_size=args.image_size,
-                         encoder=args.encoder or defaults.default_encoder(args.model), dataset=args.dataset, method_options=parse_options(args.option))
+                         encoder=args.encoder or defaults.default_encoder(args.model), dataset=args.dataset,
+                         method_options=parse_options(args.option))
     if args.json:
         print(json.dumps(cost, indent=2, sort_keys=True))
     else:

@@ -204,5 +204,5 @@ STUDIES.register("sampling_points", Study(
     "sampling_points", "ground-truth sampling points of one image for lambda = 0, 0.5, 1, inf (Marin Fig 3)",
     _run, _add_arguments))
 
-__all__ = ["BOUNDARY_SIDE", "DEFAULT_LAMS", "DEFAULT_SIZE_LR", "IMAGE_SIDE", "lambda_stage", "sampling_points_from_labels",
-           "sampling_points_rows", "thumbnail_size"]
+__all__ = ["BOUNDARY_SIDE", "DEFAULT_LAMS", "DEFAULT_SIZE_LR", "IMAGE_SIDE", "lambda_stage",
+           "sampling_points_from_labels", "sampling_points_rows", "thumbnail_size"]
