@@ -21,9 +21,9 @@ are stored as rows too, downsampled, so the figure is drawn from stored rows alo
   context under the points, so coarser than the boundaries); ``size_bin`` = the row-major
   index, value = ``R * 65536 + G * 256 + B``. Only when the image is given.
 
-Both layers span the whole image, so the figure stretches them over ``H x W``. Sizes are chosen
-to keep the rows few (~3,000 for a 256x512 image; metrics.csv and the committed reference
-carry them).
+Both layers span the whole image, so the figure stretches them over ``H x W``. Their sizes keep
+the rows few (about 3,000 for a 256x512 image: metrics.csv and the committed reference carry
+them).
 
 The identity is ``run_id = "<dataset>-sampling_points"``, ``method = "edge_based"``, the split,
 and ``height``/``width`` = the sampling grid size; no model, no seed (nothing is trained).
