@@ -8,8 +8,9 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from typing import Callable, Dict, List, Optional, Sequence, Tuple
+from typing import Callable, Dict, List, Mapping, Optional, Sequence, Tuple
 
+from benchmark import defaults
 from benchmark.errors import DsbenchError, cannot_write
 
 INTERRUPTED = ("interrupted; no half-written file is left (a training run keeps its last checkpoint): "
@@ -38,6 +39,16 @@ def parse_split_sizes(text: str) -> Dict[str, int]:
     return sizes
 
 
+def format_split_sizes(sizes: Mapping[str, int]) -> str:
+    """{"train": 48, "val": 12} -> ``train=48,val=12`` (what :func:`parse_split_sizes` reads)."""
+    return ",".join(f"{name}={count}" for name, count in sizes.items())
+
+
+def format_size(size: Sequence[int]) -> str:
+    """(256, 512) -> ``256x512`` (what :func:`parse_size` reads)."""
+    return "x".join(str(int(v)) for v in size)
+
+
 def parse_options(items: Sequence[str]) -> Dict[str, object]:
     """``key=value`` pairs; values parsed as JSON where they can be (numbers, lists, booleans)."""
     options: Dict[str, object] = {}
@@ -58,12 +69,7 @@ def cmd_make_data(args: argparse.Namespace) -> int:
     from benchmark.data import DATASETS
 
     spec = DATASETS.get(args.dataset)
-    kwargs = {"seed": args.seed}
-    if args.split_sizes:
-        kwargs["split_sizes"] = args.split_sizes
-    if args.size:
-        kwargs["size"] = args.size
-    stats = spec.make(args.root, **kwargs)
+    stats = spec.make(args.root, split_sizes=args.split_sizes, size=args.size, seed=args.seed)
     print(f"wrote {args.dataset} to {args.root} in {stats.get('seconds', float('nan')):.1f} s")
     return 0
 
@@ -72,8 +78,9 @@ def _run_config_from_args(args: argparse.Namespace):
     from benchmark.engine.run_config import RunConfig
 
     return RunConfig(dataset=args.dataset, root=args.root, method=args.method, model=args.model,
-                     encoder=args.encoder, output_stride=args.output_stride, resolution=args.resolution,
-                     seed=args.seed, out=args.out, iters=args.iters, batch_size=args.batch_size, lr=args.lr,
+                     encoder=args.encoder or defaults.default_encoder(args.model),
+                     output_stride=args.output_stride, resolution=args.resolution, seed=args.seed,
+                     out=args.out, iters=args.iters, batch_size=args.batch_size, lr=args.lr,
                      checkpoint_every=args.checkpoint_every, crop=args.crop, device=args.device,
                      weights=args.weights, method_options=parse_options(args.option),
                      eval_split=args.eval_split, train_split=args.train_split,
@@ -111,7 +118,8 @@ def cmd_flops(args: argparse.Namespace) -> int:
     if not (args.model and args.method and args.resolution):
         raise DsbenchError("flops needs --run RUN, or --model NET --method METHOD --resolution HxW (and optionally --image-size)")
     cost = cost_of_model(args.model, method=args.method, resolution=args.resolution, image_size=args.image_size,
-                         encoder=args.encoder, dataset=args.dataset, method_options=parse_options(args.option))
+                         encoder=args.encoder or defaults.default_encoder(args.model), dataset=args.dataset,
+                         method_options=parse_options(args.option))
     if args.json:
         print(json.dumps(cost, indent=2, sort_keys=True))
     else:
@@ -201,6 +209,13 @@ def cmd_figures(args: argparse.Namespace) -> int:
     return 0
 
 
+# The names `dsbench perf --help` lists. Written out so that building the parser does not import
+# every benchmark (about 8 s, torch and every method family); tests/perf/test_perf_cli.py holds
+# the list to the registry (benchmark.perf.PERF after `import benchmark.perf.all`).
+PERF_NAMES = ("hc-latency", "sampling-tensor", "soft-labels", "superpixel-metrics", "superpixel-resolution",
+              "unsample")
+
+
 def cmd_perf(args: argparse.Namespace) -> int:
     import benchmark.perf.all  # noqa: F401  registers every benchmark
     from benchmark.perf import PERF
@@ -265,27 +280,33 @@ def build_parser() -> argparse.ArgumentParser:
         p.set_defaults(fn=fn)
         return p
 
+    # Defaults (benchmark.defaults) are the DAG's (workflows/config.yaml): a step run by hand
+    # writes the same dataset and trains the same run. String defaults go through `type`, so
+    # --help shows them as they are typed.
     p = verb("make-data", cmd_make_data, "generate an embedded dataset (synthcity) in the Cityscapes layout")
     p.add_argument("--dataset", default="synthcity")
     p.add_argument("--root", required=True)
-    p.add_argument("--split-sizes", type=parse_split_sizes, default=None, help="e.g. train=64,val=16")
-    p.add_argument("--size", type=parse_size, default=None, help="image size HxW (default 512x1024)")
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--split-sizes", type=parse_split_sizes, default=format_split_sizes(defaults.SYNTHCITY_SPLIT_SIZES),
+                   help="images per split, NAME=COUNT[,NAME=COUNT]")
+    p.add_argument("--size", type=parse_size, default=format_size(defaults.SYNTHCITY_SIZE), help="image size HxW")
+    p.add_argument("--seed", type=int, default=defaults.SYNTHCITY_SEED, help="generator seed")
 
     p = verb("train", cmd_train, "train a method + segmentation network (resumes an interrupted run)")
     p.add_argument("--dataset", required=True)
     p.add_argument("--root", required=True)
     p.add_argument("--method", required=True)
     p.add_argument("--model", required=True)
-    p.add_argument("--encoder", default=None, help="timm encoder name (default: the model's)")
+    p.add_argument("--encoder", default=None, help=f"timm encoder name (None: the DAG's, "
+                   f"{defaults.describe_encoders()}; other models their own)")
     p.add_argument("--output-stride", type=int, default=None)
     p.add_argument("--resolution", type=parse_size, required=True, help="downsampled size HxW, e.g. 64x128")
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--seed", type=int, default=0, help="training seed")
     p.add_argument("--out", required=True, help="run folder")
-    p.add_argument("--iters", type=int, default=300)
-    p.add_argument("--batch-size", type=int, default=8)
-    p.add_argument("--lr", type=float, default=1e-3)
-    p.add_argument("--checkpoint-every", type=int, default=100)
+    p.add_argument("--iters", type=int, default=defaults.TRAIN_ITERS, help="training steps")
+    p.add_argument("--batch-size", type=int, default=defaults.TRAIN_BATCH_SIZE, help="images per step")
+    p.add_argument("--lr", type=float, default=defaults.TRAIN_LR, help="learning rate")
+    p.add_argument("--checkpoint-every", type=int, default=defaults.TRAIN_CHECKPOINT_EVERY,
+                   help="steps between checkpoints (an interrupted run resumes from the last)")
     p.add_argument("--crop", type=parse_size, default=None, help="training crop HxW at full resolution")
     p.add_argument("--device", default="auto")
     p.add_argument("--weights", default=None, help="local checkpoint for the network (no hub downloads)")
@@ -305,11 +326,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--device", default="auto")
     p.add_argument("--quiet", action="store_true")
 
-    p = verb("flops", cmd_flops, "count the cost of a run (appends RUN/cost.csv) or of an untrained pipeline")
-    p.add_argument("--run", default=None)
+    p = verb("flops", cmd_flops, "count the cost of a run (writes RUN/cost.csv, replacing it) or of an "
+             "untrained pipeline (prints it)")
+    p.add_argument("--run", default=None, help="run folder: its RUN/cost.csv is replaced by this count")
     p.add_argument("--model", default=None)
     p.add_argument("--method", default=None, help="registered method (with --model)")
-    p.add_argument("--encoder", default=None)
+    p.add_argument("--encoder", default=None, help=f"timm encoder name (None: the DAG's, "
+                   f"{defaults.describe_encoders()}; other models their own)")
     p.add_argument("--dataset", default="synthcity")
     p.add_argument("--resolution", type=parse_size, default=None)
     p.add_argument("--image-size", type=parse_size, default=None, help="full-resolution input HxW (default: dataset's)")
@@ -367,7 +390,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--only", nargs="+", default=None, help="figure ids")
 
     p = verb("perf", cmd_perf, "side-by-side performance benchmark (prints ratios)")
-    p.add_argument("name")
+    p.add_argument("name", help=f"one of {', '.join(PERF_NAMES)}")
     p.add_argument("--json", action="store_true")
     p.add_argument("--quick", action="store_true", help="smaller inputs (smoke test)")
     p.add_argument("--threads", type=int, default=0, help="torch intra-op threads (default: torch's own choice)")

@@ -251,4 +251,11 @@ METRICS: Dict[str, str] = {
     "sampling_point_col": "px",
     "image_height": "px",                # the label map the points were computed on
     "image_width": "px",
+    # ... and what the figure draws them over, downsampled (size_bin = row-major pixel index):
+    "label_boundary_pixel": "fraction",  # of the pixel's area on a label boundary
+    "label_boundary_height": "px",
+    "label_boundary_width": "px",
+    "image_rgb": "0xRRGGBB",             # value = R * 65536 + G * 256 + B of one pixel
+    "image_rgb_height": "px",
+    "image_rgb_width": "px",
 }

@@ -75,16 +75,6 @@ def rows_frame(rows: Sequence[Mapping[str, Any]]) -> pd.DataFrame:
     return df.sort_values(SORT_KEY, kind="mergesort", na_position="first").reset_index(drop=True)
 
 
-def label_boundary_rows(labels: np.ndarray, identity: Mapping[str, Any]) -> List[Dict[str, Any]]:
-    """``label_boundary_pixel`` rows of a label map (H, W): one per pixel whose right or lower
-    neighbour has another label, value = its row-major index ``r * W + c`` (Marin Fig 3 draws them)."""
-    labels = np.asarray(labels)
-    edge = np.zeros(labels.shape, bool)
-    edge[:, :-1] |= labels[:, :-1] != labels[:, 1:]
-    edge[:-1, :] |= labels[:-1, :] != labels[1:, :]
-    return [row(identity, "label_boundary_pixel", int(i)) for i in np.flatnonzero(edge)]
-
-
 def synthetic_rows(methods: Sequence[str] = ("uniform", "edge_based", "deformation"),
                    resolutions: Sequence[Tuple[int, int]] = ((32, 64), (64, 128), (128, 256)),
                    seeds: Sequence[int] = (0, 1), dataset: str = "synthcity", model: str = "tiny_net",

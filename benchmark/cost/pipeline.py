@@ -140,7 +140,9 @@ def cost_rows(identity: Mapping[str, Any], cost: Mapping[str, Any],
     ``unsupported_ops`` per op (``class_name`` = op) plus ``class_name="all"`` with the total
     number of unsupported calls (0 when the count is complete); ``fraction_pixels_sampled``;
     and ``latency_ms`` / ``peak_memory_mib`` when the dict has them (add them from
-    :func:`benchmark.cost.measure_latency` and :func:`benchmark.cost.peak_memory_mib`).
+    :func:`benchmark.cost.measure_latency` and :func:`benchmark.cost.peak_memory_mib`); a
+    metric in ``cost["not_measured"]`` (``{metric: reason}``) becomes a ``skipped`` row with
+    that reason.
     """
     def row(metric: str, value: Any, **measurement: Any) -> Dict[str, Any]:
         return make_row(identity, metric, value, METRICS[metric], provenance=provenance, **measurement)
@@ -156,4 +158,6 @@ def cost_rows(identity: Mapping[str, Any], cost: Mapping[str, Any],
     for metric in ("latency_ms", "peak_memory_mib"):
         if cost.get(metric) is not None:
             rows.append(row(metric, float(cost[metric])))
+    for metric, reason in sorted(cost.get("not_measured", {}).items()):
+        rows.append(row(metric, None, status="skipped", reason=reason))
     return rows

@@ -8,7 +8,7 @@ from typing import Any, Dict, Mapping, Optional, Tuple
 import torch
 
 from benchmark.cost.pipeline import cost_rows, pipeline_cost
-from benchmark.cost.timing import measure_latency, peak_memory_mib
+from benchmark.cost.timing import MemoryNotMeasurable, measure_latency, peak_memory_mib
 from benchmark.data import DATASETS, build_dataset
 from benchmark.engine.device import describe_device, resolve_device
 from benchmark.engine.train import load_trained_pipeline
@@ -20,9 +20,10 @@ from benchmark.ops.sampling import check_size
 COST_FILE = "cost.csv"
 
 
-def _timed(pipeline: torch.nn.Module, size_hr: Tuple[int, int], device: torch.device) -> Dict[str, float]:
+def _timed(pipeline: torch.nn.Module, size_hr: Tuple[int, int], device: torch.device) -> Dict[str, Any]:
     """Median latency (ms/image, after warm-up, CUDA-synchronised) and peak memory of one
-    full-resolution image through sample -> segment -> unsample."""
+    full-resolution image through sample -> segment -> unsample; where memory cannot be
+    measured, ``not_measured`` holds the reason (a skipped row, see :func:`cost_rows`)."""
     image = torch.rand(1, 3, *size_hr, generator=torch.Generator().manual_seed(0)).to(device)
     labels = torch.zeros(1, *size_hr, dtype=torch.long, device=device)
 
@@ -30,8 +31,12 @@ def _timed(pipeline: torch.nn.Module, size_hr: Tuple[int, int], device: torch.de
         with torch.inference_mode():
             pipeline(image, labels)
 
-    return {"latency_ms": measure_latency(step, warmup=1, repeats=3, device=device),
-            "peak_memory_mib": peak_memory_mib(step, device=device)}
+    timed: Dict[str, Any] = {"latency_ms": measure_latency(step, warmup=1, repeats=3, device=device)}
+    try:
+        timed["peak_memory_mib"] = peak_memory_mib(step, device=device)
+    except MemoryNotMeasurable as exc:
+        timed["not_measured"] = {"peak_memory_mib": str(exc)}
+    return timed
 
 
 def cost_of_run(run_dir: os.PathLike, *, device: str = "auto", latency: bool = True) -> Path:

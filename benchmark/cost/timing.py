@@ -7,22 +7,22 @@
   (weights, inputs), in MiB.
   - CUDA: ``torch.cuda.max_memory_allocated`` during the call minus the allocation before it
     (tensors only; the caching allocator's reserve is not counted).
-  - CPU: there is no allocator statistic for CPU tensors and ``tracemalloc`` does not see
-    torch's allocations, so a background thread samples the process's resident set size
-    (``/proc/self/statm``, every 0.5 ms) during the call; the peak minus the RSS before the
-    call is returned. It is approximate: allocations shorter than the sampling interval can be
-    missed, and memory the C allocator kept from earlier calls is reused without raising the RSS
-    (so measure a fresh pipeline's first call for the largest, most honest number). Without
-    ``/proc`` (macOS) the ``ru_maxrss`` high-water mark is used, which only rises when the call
-    exceeds the process's previous peak.
+  - CPU (Linux): the kernel's high-water mark of the process's resident set (``VmHWM`` in
+    ``/proc/self/status``), reset to the current RSS just before the call (``5`` written to
+    ``/proc/self/clear_refs``), minus the RSS before the call. The kernel tracks every page, so
+    short allocations are not missed. First the C allocator hands its free memory back to the
+    system (glibc ``malloc_trim``): otherwise memory kept from earlier calls (warm-up, the MAC
+    count's forward pass) is reused without raising the RSS, and the peak reads ~0.
+  - Where either step is impossible (no ``/proc`` or ``clear_refs``, as on macOS; a C library
+    without ``malloc_trim``) :class:`MemoryNotMeasurable` says why: callers store the row as
+    ``skipped`` with that reason, never a number that does not measure the call.
 """
 from __future__ import annotations
 
-import os
-import resource
+import ctypes
+import ctypes.util
+import re
 import statistics
-import sys
-import threading
 import time
 from typing import Any, Callable, Union
 
@@ -31,7 +31,13 @@ import torch
 from benchmark.errors import DsbenchError
 
 MIB = 2 ** 20
-_STATM = "/proc/self/statm"
+_STATUS = "/proc/self/status"
+_CLEAR_REFS = "/proc/self/clear_refs"
+_RESET_HIGH_WATER_MARK = "5"  # proc(5): "5" resets VmHWM to the current RSS
+
+
+class MemoryNotMeasurable(DsbenchError):
+    """CPU peak memory cannot be measured on this system; the message is the reason."""
 
 
 def _is_cuda(device: Union[str, torch.device]) -> bool:
@@ -57,45 +63,46 @@ def measure_latency(fn: Callable[[], Any], warmup: int = 3, repeats: int = 10,
     return float(statistics.median(times) * 1000.0)
 
 
-def _rss_bytes() -> int:
-    with open(_STATM) as fh:
-        return int(fh.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+def _status_bytes(field: str) -> int:
+    with open(_STATUS) as fh:
+        match = re.search(rf"^{field}:\s+(\d+) kB", fh.read(), re.MULTILINE)
+    if match is None:
+        raise MemoryNotMeasurable(f"{_STATUS} has no {field} line")
+    return int(match.group(1)) * 1024
 
 
-def _maxrss_bytes() -> int:
-    # ru_maxrss is KiB on Linux and bytes on macOS.
-    scale = 1 if sys.platform == "darwin" else 1024
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * scale
-
-
-def _cpu_peak_bytes(fn: Callable[[], Any], interval_s: float) -> int:
-    if not os.path.exists(_STATM):
-        before = _maxrss_bytes()
-        fn()
-        return max(0, _maxrss_bytes() - before)
-    before = _rss_bytes()
-    peak = [before]
-    done = threading.Event()
-
-    def sample() -> None:
-        while not done.is_set():
-            peak[0] = max(peak[0], _rss_bytes())
-            time.sleep(interval_s)
-
-    sampler = threading.Thread(target=sample, daemon=True)
-    sampler.start()
+def _release_free_heap() -> None:
+    name = ctypes.util.find_library("c")
     try:
-        fn()
-        peak[0] = max(peak[0], _rss_bytes())
-    finally:
-        done.set()
-        sampler.join()
-    return max(0, peak[0] - before)
+        trim = ctypes.CDLL(name).malloc_trim
+    except (OSError, AttributeError, TypeError):
+        raise MemoryNotMeasurable("the C library has no malloc_trim (not glibc): memory it keeps from earlier "
+                                  "calls would be reused without showing in the resident set") from None
+    trim(0)
 
 
-def peak_memory_mib(fn: Callable[[], Any], device: Union[str, torch.device] = "cpu",
-                    interval_s: float = 5e-4) -> float:
-    """Peak extra memory of one call ``fn()`` in MiB (see the module docstring for the method)."""
+def _reset_high_water_mark() -> None:
+    try:
+        with open(_CLEAR_REFS, "w") as fh:
+            fh.write(_RESET_HIGH_WATER_MARK)
+    except OSError as exc:
+        raise MemoryNotMeasurable(f"cannot reset the resident-set high-water mark ({_CLEAR_REFS}: "
+                                  f"{exc.strerror or exc.__class__.__name__})") from None
+
+
+def _cpu_peak_bytes(fn: Callable[[], Any]) -> int:
+    _release_free_heap()
+    _reset_high_water_mark()
+    before = _status_bytes("VmRSS")
+    fn()
+    return max(0, _status_bytes("VmHWM") - before)
+
+
+def peak_memory_mib(fn: Callable[[], Any], device: Union[str, torch.device] = "cpu") -> float:
+    """Peak extra memory of one call ``fn()`` in MiB (see the module docstring for the method).
+
+    Raises :class:`MemoryNotMeasurable` (before calling ``fn``) where CPU memory cannot be measured.
+    """
     if _is_cuda(device):
         torch.cuda.synchronize(device)
         before = torch.cuda.memory_allocated(device)
@@ -103,4 +110,4 @@ def peak_memory_mib(fn: Callable[[], Any], device: Union[str, torch.device] = "c
         fn()
         torch.cuda.synchronize(device)
         return max(0, torch.cuda.max_memory_allocated(device) - before) / MIB
-    return _cpu_peak_bytes(fn, interval_s) / MIB
+    return _cpu_peak_bytes(fn) / MIB

@@ -30,6 +30,7 @@ from benchmark.data.cards import load_dataset_card, register_card
 from benchmark.data.public import register_mapillary, register_public_datasets
 from benchmark.data.spec import DatasetSpec
 from benchmark.data.synthcity import SYNTHCITY_CLASSES, make_synthcity
+from benchmark.defaults import SYNTHCITY_SIZE
 from benchmark.registry import DATASETS
 
 IMAGENET_MEAN: Tuple[float, float, float] = (0.485, 0.456, 0.406)
@@ -41,7 +42,7 @@ SYNTHCITY = DATASETS.register("synthcity", DatasetSpec(
     evaluated_classes=SYNTHCITY_CLASSES,
     default_root="data/synthcity",
     setup_hint="run `dsbench make-data --dataset synthcity --root {root}`",
-    default_image_size=(512, 1024),
+    default_image_size=SYNTHCITY_SIZE,  # the embedded reproduction's images
     generator=make_synthcity,
 ))
 CITYSCAPES = DATASETS.register("cityscapes", DatasetSpec(

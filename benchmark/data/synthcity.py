@@ -36,13 +36,13 @@ import time
 import zlib
 from dataclasses import dataclass
 from pathlib import Path
-from types import MappingProxyType
 from typing import Callable, Dict, List, Mapping, Optional, Tuple, Union
 
 import numpy as np
 from PIL import Image, ImageFilter
 
 from benchmark.data.labels import (CLASS_NAMES, IGNORE_INDEX, LABEL_ID, LABEL_ID_TO_TRAIN_ID, TRAIN_ID)
+from benchmark.defaults import SYNTHCITY_SEED, SYNTHCITY_SIZE, SYNTHCITY_SPLIT_SIZES
 from benchmark.errors import DsbenchError
 from benchmark.io import atomic_write, atomic_write_text
 from benchmark.ops.sampling import check_size
@@ -53,8 +53,9 @@ SYNTHCITY_CLASSES: Tuple[str, ...] = (
     "vegetation", "terrain", "sky", "person", "car",
 )
 SYNTHCITY_TRAIN_IDS: Tuple[int, ...] = tuple(TRAIN_ID[name] for name in SYNTHCITY_CLASSES)
-DEFAULT_SPLIT_SIZES: Mapping[str, int] = MappingProxyType({"train": 64, "val": 16})
-DEFAULT_SIZE: Tuple[int, int] = (512, 1024)
+# The embedded reproduction's dataset (benchmark.defaults, = workflows/config.yaml).
+DEFAULT_SPLIT_SIZES: Mapping[str, int] = SYNTHCITY_SPLIT_SIZES
+DEFAULT_SIZE: Tuple[int, int] = SYNTHCITY_SIZE
 MARKER_NAME = ".synthcity.json"
 GENERATOR_VERSION = 1
 ANNOTATED_FRAME = 19
@@ -597,7 +598,8 @@ def _check_params(split_sizes: Mapping[str, int], size: Tuple[int, int], seed: i
 
 
 def make_synthcity(root: Union[str, os.PathLike], split_sizes: Mapping[str, int] = DEFAULT_SPLIT_SIZES,
-                   size: Tuple[int, int] = DEFAULT_SIZE, seed: int = 0, *, overwrite: bool = False) -> dict:
+                   size: Tuple[int, int] = DEFAULT_SIZE, seed: int = SYNTHCITY_SEED, *,
+                   overwrite: bool = False) -> dict:
     """Generate synthcity under ``root`` in the Cityscapes layout and return its stats.
 
     Idempotent: when ``root/.synthcity.json`` already records the same parameters and generator

@@ -7,6 +7,7 @@ import math
 from pathlib import Path
 from typing import Any, Dict, List, Optional, Tuple
 
+from benchmark.defaults import TRAIN_BATCH_SIZE, TRAIN_CHECKPOINT_EVERY, TRAIN_ITERS
 from benchmark.errors import DsbenchError
 from benchmark.io import atomic_write_text
 from benchmark.results import config_hash
@@ -26,11 +27,11 @@ class RunConfig:
     encoder: Optional[str] = None           # timm encoder name; None = the model's default
     output_stride: Optional[int] = None
     method_options: Dict[str, Any] = dataclasses.field(default_factory=dict)
-    iters: int = 300
-    batch_size: int = 8
+    iters: int = TRAIN_ITERS
+    batch_size: int = TRAIN_BATCH_SIZE
     lr: float = 1e-3
     weight_decay: float = 1e-4
-    checkpoint_every: int = 100
+    checkpoint_every: int = TRAIN_CHECKPOINT_EVERY
     log_every: int = 10
     train_split: str = "train"
     eval_split: str = "val"

@@ -5,24 +5,25 @@ coordinates of the full-resolution label map (rows down, as in an image), joined
 neighbours so the topology shows. lambda = 0 puts the points on semantic boundaries (borders
 fixed), lambda = +inf gives the uniform grid.
 
-The points are drawn over the label map's class boundaries, as in the paper's Fig 3. Figures
-are made from stored rows alone, and the rows do not name the image file (nor the image index
-the study used), so the figure cannot read the image from disk: the boundaries come from rows,
-``label_boundary_pixel`` (unit px, value = row-major pixel index ``r * W + c`` of a pixel whose
-right or lower neighbour has another label; one row per pixel, same identity as the points; see
-:func:`paper_figures.synthetic.label_boundary_rows`, which computes them from a label map).
-Without those rows the panels draw the points on the label map's frame and say that the
-boundaries were not recorded.
+The points are drawn over the image and its label boundaries, as in the paper's Fig 3. Figures
+are made from stored rows alone, so the study stores both as rows, downsampled
+(``methods/edge_based/sampling_points.py``): ``image_rgb`` (one row per pixel, value
+0xRRGGBB, drawn smoothed as context) and ``label_boundary_pixel`` (one row per boundary pixel,
+the boundaries that attract the points), each with its grid size; both are stretched over the
+full-resolution image. Where either is missing (rows from before the study stored them), the
+panel draws the points on a blank frame and says what was not recorded.
 
 Reads rows (``methods/edge_based/sampling_points.py``): ``sampling_point_row`` / ``sampling_point_col``
 (stage ``lambda=<lam>``, size_bin = row-major point index, height/width = grid size),
-``image_height`` / ``image_width`` and, where recorded, ``label_boundary_pixel``.
+``image_height`` / ``image_width`` and, where recorded, ``image_rgb`` (+ ``image_rgb_height`` /
+``_width``) and ``label_boundary_pixel`` (+ ``label_boundary_height`` / ``_width``).
 """
 from __future__ import annotations
 
 import math
 from typing import List, Optional, Tuple
 
+import numpy as np
 import pandas as pd
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
@@ -40,9 +41,14 @@ XLABEL = "column (px)"
 YLABEL = "row (px)"
 KEY = ["dataset", "split", "height", "width"]
 NEIGHBOUR_STYLE = {"color": "#2B6CB0", "linewidth": 0.5, "alpha": 0.8}
-BOUNDARY_STYLE = {"color": "#333333", "marker": "s", "linestyle": "none", "markersize": 0.35, "alpha": 0.5}
+# White boundaries read on a street scene's dark and mid tones (dark grey on a blank frame); the
+# points keep the method colour.
+BOUNDARY_ON_IMAGE = (1.0, 1.0, 1.0, 1.0)
+BOUNDARY_ON_FRAME = (0.2, 0.2, 0.2, 0.8)
 FRAME_COLOR = "#FFFFFF"
-NO_BOUNDARIES = "label boundaries not recorded in the rows\n(no 'label_boundary_pixel' rows)"
+NOT_RECORDED = "not recorded in the rows: {}"
+# The layers under the points, bottom to top; the grid lines and the points above them.
+IMAGE_Z, BOUNDARY_Z, NEIGHBOUR_Z, POINT_Z = 0, 1, 2, 3
 
 
 def parse_lambda(stage: object) -> float:
@@ -84,32 +90,75 @@ def _image_size(df: pd.DataFrame, key: Tuple[object, ...], points: pd.DataFrame)
     return size[0], size[1]
 
 
-def boundary_pixels(df: pd.DataFrame, key: Tuple[object, ...], width: float) -> pd.DataFrame:
-    """(row, col) of the recorded label-boundary pixels of the image of ``key`` (dataset, split, h, w)."""
-    rows = ok_rows(df, "label_boundary_pixel", **dict(zip(KEY[:2], key[:2])))
-    index = rows["value"].dropna().astype(int).drop_duplicates().to_numpy()
-    return pd.DataFrame({"row": index // int(width), "col": index % int(width)})
+def _layer(df: pd.DataFrame, key: Tuple[object, ...], metric: str, size_prefix: str) -> Optional[np.ndarray]:
+    """The ``(h, w)`` grid of a stored layer (``metric`` rows by row-major size_bin, sized by the
+    ``<size_prefix>_height`` / ``_width`` rows) for the image of ``key``; NaN where no row; None when absent."""
+    select = dict(zip(KEY, key))
+    sizes = [ok_rows(df, f"{size_prefix}_{side}", **select)["value"] for side in ("height", "width")]
+    rows = ok_rows(df, metric, **select)
+    if rows.empty or any(size.empty for size in sizes):
+        return None
+    h, w = (int(size.iloc[0]) for size in sizes)
+    index = pd.to_numeric(rows["size_bin"], errors="coerce")
+    rows = rows[index.between(0, h * w - 1)].assign(index=index.astype("Int64"))
+    grid = np.full(h * w, np.nan)
+    values = rows.groupby("index")["value"].mean()  # one value per pixel (the same image in two runs)
+    grid[values.index.to_numpy(int)] = values.to_numpy(float)
+    return grid.reshape(h, w)
+
+
+def image_layer(df: pd.DataFrame, key: Tuple[object, ...]) -> Optional[np.ndarray]:
+    """RGBA ``(h, w, 4)`` in [0, 1] of the stored downsampled image; transparent where no row."""
+    packed = _layer(df, key, "image_rgb", "image_rgb")
+    if packed is None:
+        return None
+    known = np.isfinite(packed)
+    value = np.where(known, packed, 0).astype(np.int64)
+    rgb = np.stack([value // 65536, value // 256 % 256, value % 256], axis=-1) / 255.0
+    return np.concatenate([rgb, known[..., None].astype(float)], axis=-1)
+
+
+def boundary_layer(df: pd.DataFrame, key: Tuple[object, ...],
+                   rgba: Tuple[float, float, float, float]) -> Optional[np.ndarray]:
+    """RGBA ``(h, w, 4)``: ``rgba`` on the stored label-boundary pixels, clear elsewhere. The
+    opacity follows each pixel's stored boundary fraction (anti-aliased, as the full-resolution
+    boundary would look shrunk), so boundaries do not drown the image."""
+    fraction = _layer(df, key, "label_boundary_pixel", "label_boundary")
+    if fraction is None:
+        return None
+    out = np.zeros((*fraction.shape, 4))
+    out[..., :3] = rgba[:3]
+    out[..., 3] = rgba[3] * np.clip(np.nan_to_num(fraction), 0.0, 1.0)
+    return out
 
 
 def _draw(ax: Axes, points: pd.DataFrame, h: int, w: int, image_hw: Tuple[float, float],
-          boundaries: pd.DataFrame) -> None:
+          image: Optional[np.ndarray], boundaries: Optional[np.ndarray]) -> None:
     height, width = image_hw
-    ax.add_patch(Rectangle((-0.5, -0.5), width, height, facecolor=FRAME_COLOR, edgecolor="#555555", linewidth=0.6))
-    if boundaries.empty:
-        ax.text(0.5, 0.02, NO_BOUNDARIES, transform=ax.transAxes, ha="center", va="bottom", fontsize=6,
-                color="#555555")
+    extent = (-0.5, width - 0.5, height - 0.5, -0.5)  # each layer stretched over the full-resolution image
+    if image is None:
+        ax.add_patch(Rectangle((-0.5, -0.5), width, height, facecolor=FRAME_COLOR, edgecolor="#555555",
+                               linewidth=0.6, zorder=IMAGE_Z))
     else:
-        ax.plot(boundaries["col"].to_numpy(float), boundaries["row"].to_numpy(float), **BOUNDARY_STYLE)
+        ax.imshow(image, extent=extent, interpolation="bilinear", zorder=IMAGE_Z)
+    if boundaries is not None:
+        ax.imshow(boundaries, extent=extent, interpolation="nearest", zorder=BOUNDARY_Z)
+    missing = [name for name, layer in (("image ('image_rgb')", image),
+                                        ("label boundaries ('label_boundary_pixel')", boundaries)) if layer is None]
+    if missing:
+        ax.text(0.5, 0.02, NOT_RECORDED.format("\n".join(missing)), transform=ax.transAxes, ha="center",
+                va="bottom", fontsize=6, color="#555555", zorder=POINT_Z + 1)
     if len(points) == h * w and sorted(points["index"].astype(int)) == list(range(h * w)):
         ordered = points.sort_values("index")
         rows = ordered["row"].to_numpy(float).reshape(h, w)
         cols = ordered["col"].to_numpy(float).reshape(h, w)
         for i in range(h):
-            ax.plot(cols[i], rows[i], **NEIGHBOUR_STYLE)
+            ax.plot(cols[i], rows[i], zorder=NEIGHBOUR_Z, **NEIGHBOUR_STYLE)
         for j in range(w):
-            ax.plot(cols[:, j], rows[:, j], **NEIGHBOUR_STYLE)
+            ax.plot(cols[:, j], rows[:, j], zorder=NEIGHBOUR_Z, **NEIGHBOUR_STYLE)
     ax.plot(points["col"].to_numpy(float), points["row"].to_numpy(float), linestyle="none", marker="o",
-            markersize=2.4, color=method_style(EDGE_BASED)["color"], markeredgecolor="#000000", markeredgewidth=0.3)
+            markersize=2.4, color=method_style(EDGE_BASED)["color"], markeredgecolor="#000000", markeredgewidth=0.3,
+            zorder=POINT_Z)
     ax.set_xlim(-0.5 - 0.02 * width, width - 0.5 + 0.02 * width)
     ax.set_ylim(height - 0.5 + 0.02 * height, -0.5 - 0.02 * height)  # rows grow downwards, as in the image
     ax.set_aspect("equal")
@@ -125,23 +174,27 @@ def make(df: pd.DataFrame) -> Figure:
             for key, lam, _ in panels]
     common, titles = split_titles(keys)
     fig, axes = new_figure(len(panels), f"{TITLE}\n{common}" if common else TITLE)
-    # Over the label boundaries, the edge-based colour (orange) of the points reads better with
-    # a dark edge; the legend entry matches.
+    # Over the image and its boundaries, the edge-based colour (orange) of the points reads better
+    # with a dark edge; the legend entry matches.
     point_entry = ("sampling point", {"color": method_style(EDGE_BASED)["color"], "marker": "o",
                                       "linestyle": "none", "markersize": 4, "markeredgecolor": "#000000",
                                       "markeredgewidth": 0.3})
+    images = [image_layer(df, key) for key, _, _ in panels]
+    boundary_rgba = BOUNDARY_ON_FRAME if not images or images[0] is None else BOUNDARY_ON_IMAGE
     extra = [point_entry, ("grid neighbours", NEIGHBOUR_STYLE),
-             ("label boundary", {**BOUNDARY_STYLE, "markersize": 3, "alpha": 1.0})]
+             ("label boundary", {"color": boundary_rgba[:3], "marker": "s", "linestyle": "none", "markersize": 4,
+                                 "markeredgecolor": "#555555", "markeredgewidth": 0.5})]
     if not panels:
         label_axes(axes[0], "", XLABEL, YLABEL)
         empty_panel(axes[0], "no data: needs ok 'sampling_point_row'\nand 'sampling_point_col' rows\n"
                              "(methods.edge_based.sampling_points)")
         add_legend(fig, [], extra=extra)
         return fig
-    for ax, title, (key, lam, group) in zip(axes, titles, panels):
+    for ax, title, (key, lam, group), image in zip(axes, titles, panels, images):
         label_axes(ax, panel_title(title), XLABEL, YLABEL)
         ax.grid(False)
         image_hw = _image_size(df, key, group)
-        _draw(ax, group, int(key[2]), int(key[3]), image_hw, boundary_pixels(df, key, image_hw[1]))
+        rgba = BOUNDARY_ON_FRAME if image is None else BOUNDARY_ON_IMAGE
+        _draw(ax, group, int(key[2]), int(key[3]), image_hw, image, boundary_layer(df, key, rgba))
     add_legend(fig, [], extra=extra)
     return fig

@@ -1,6 +1,7 @@
 """Parameters are data: a run's track and params, and a config hash without paths."""
 import json
 
+from benchmark.defaults import TRAIN_BATCH_SIZE, TRAIN_ITERS
 from benchmark.engine.run_config import RunConfig
 from benchmark.results import config_hash
 
@@ -20,7 +21,7 @@ def test_params_name_the_method_every_option_and_the_training_settings():
     assert params["method"] == "edge_based"
     assert params["options"] == {"aux_checkpoint": "aux.pt", "image_mode": "bilinear", "lam": 0.5,
                                  "target_classes": None}  # defaults included, files by name
-    assert params["train"] == {"batch_size": 8, "crop": None, "iters": 300, "lr": 0.001,
+    assert params["train"] == {"batch_size": TRAIN_BATCH_SIZE, "crop": None, "iters": TRAIN_ITERS, "lr": 0.001,
                                "scale_range": [0.75, 1.25], "weight_decay": 0.0001}
     assert identity["params"] == json.dumps(params, sort_keys=True, separators=(",", ":"))  # canonical
 

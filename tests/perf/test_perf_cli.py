@@ -39,3 +39,16 @@ def test_unknown_benchmark_is_a_one_line_error(capsys):
     assert main(["perf", "no-such-benchmark"]) == 2
     err = capsys.readouterr().err.strip()
     assert len(err.splitlines()) == 1 and "no-such-benchmark" in err
+
+
+def test_help_lists_every_registered_benchmark(capsys, monkeypatch):
+    import benchmark.perf.all  # noqa: F401  registers every benchmark
+    from benchmark.cli import PERF_NAMES
+    from benchmark.perf import PERF
+
+    assert sorted(PERF_NAMES) == sorted(key.replace("_", "-") for key in PERF.keys())
+    monkeypatch.setenv("COLUMNS", "400")  # one line: argparse would wrap the list at its hyphens
+    with pytest.raises(SystemExit):
+        main(["perf", "--help"])
+    listed = capsys.readouterr().out
+    assert f"one of {', '.join(PERF_NAMES)}" in listed

@@ -57,6 +57,39 @@ def test_default_matrix_is_the_one_before_grids():
     assert "prepare_override" not in matrix
 
 
+def test_the_cli_and_generator_defaults_are_the_shipped_config():
+    """One set of defaults (benchmark.defaults): `dsbench make-data` and `dsbench train` without
+    options write the DAG's dataset and train its runs, so the two cannot drift apart."""
+    from benchmark import defaults
+    from benchmark.cli import build_parser
+    from benchmark.data.synthcity import DEFAULT_SIZE, DEFAULT_SPLIT_SIZES
+    from benchmark.engine.run_config import RunConfig
+
+    synthcity = SHIPPED["datasets"]["synthcity"]
+    assert dict(defaults.SYNTHCITY_SPLIT_SIZES) == synthcity["split_sizes"]
+    assert "x".join(map(str, defaults.SYNTHCITY_SIZE)) == synthcity["size"]
+    assert defaults.SYNTHCITY_SEED == synthcity["seed"]
+    assert {"iters": defaults.TRAIN_ITERS, "batch_size": defaults.TRAIN_BATCH_SIZE, "lr": defaults.TRAIN_LR,
+            "checkpoint_every": defaults.TRAIN_CHECKPOINT_EVERY} == SHIPPED["train"]
+    assert dict(defaults.MODEL_ENCODERS) == {model: entry["encoder"] for model, entry in SHIPPED["models"].items()
+                                             if "encoder" in entry}
+    # ... and every place that has a default uses them
+    make_data = build_parser().parse_args(["make-data", "--root", "x"])
+    assert (make_data.split_sizes, make_data.size, make_data.seed) == (
+        dict(defaults.SYNTHCITY_SPLIT_SIZES), defaults.SYNTHCITY_SIZE, defaults.SYNTHCITY_SEED)
+    assert (dict(DEFAULT_SPLIT_SIZES), DEFAULT_SIZE) == (dict(defaults.SYNTHCITY_SPLIT_SIZES), defaults.SYNTHCITY_SIZE)
+    train = build_parser().parse_args(["train", "--dataset", "synthcity", "--root", "x", "--method", "uniform",
+                                       "--model", "unet", "--resolution", "16x32", "--out", "r"])
+    assert {"iters": train.iters, "batch_size": train.batch_size, "lr": train.lr,
+            "checkpoint_every": train.checkpoint_every} == SHIPPED["train"]
+    run = RunConfig(dataset="synthcity", root="x", method="uniform", model="unet", resolution=(16, 32))
+    assert {"iters": run.iters, "batch_size": run.batch_size, "lr": run.lr,
+            "checkpoint_every": run.checkpoint_every} == SHIPPED["train"]
+    from benchmark.cli import _run_config_from_args
+
+    assert _run_config_from_args(train).encoder == SHIPPED["models"]["unet"]["encoder"]
+
+
 def test_ci_matrix_is_the_one_before_grids():
     matrix = build_matrix(shipped(experiment="ci"))
     assert run_keys(matrix) == list(itertools.product(["synthcity"], CI_LABELS, ["unet"], ["16x32", "32x64"], [0]))

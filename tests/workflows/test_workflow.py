@@ -120,6 +120,27 @@ def test_smoke_dag_runs_every_rule_and_reruns_nothing(tmp_path):
     assert "Nothing to be done" in again.stdout + again.stderr
 
 
+@pytest.mark.slow  # a Snakemake dry run (~7 s)
+def test_figures_only_rebuilds_figures_that_are_newer_than_the_metrics(tmp_path):
+    """After a full run the figures are newer than results/metrics.csv; asking for them again
+    with figures_only=true must rebuild them, not read "Nothing to be done"."""
+    from benchmark.results import write_rows
+    from paper_figures.synthetic import synthetic_rows
+    import paper_figures
+
+    metrics = tmp_path / "results/metrics.csv"
+    write_rows(metrics, synthetic_rows())
+    os.utime(metrics, (1_000_000_000, 1_000_000_000))  # older than every figure below
+    for key in paper_figures.figure_ids():
+        for suffix in ((".md", ".tex") if key.startswith("table_") else (".png", ".pdf")):
+            (tmp_path / "results/figures").mkdir(parents=True, exist_ok=True)
+            (tmp_path / "results/figures" / f"{key}{suffix}").write_text("built before\n")
+    proc = snakemake("-n", "figures", "--cores", "1", "--config", "figures_only=true", cwd=tmp_path)
+    out = proc.stdout + proc.stderr
+    assert proc.returncode == 0, out[-3000:]
+    assert "rule figures:" in out and "Nothing to be done" not in out
+
+
 @pytest.mark.slow
 def test_figures_rebuild_from_stored_metrics_without_torch(tmp_path):
     from benchmark.results import write_rows

@@ -12,13 +12,14 @@ from matplotlib.figure import Figure
 import paper_figures  # noqa: F401  registers every figure
 from benchmark.errors import DsbenchError
 from benchmark.registry import FIGURES
-from benchmark.results import make_row, to_frame, write_rows
-from methods.edge_based.sampling_points import lambda_stage, sampling_points_from_labels, sampling_points_rows
-from methods.edge_based.sampling_tensor import sampling_for_lambdas
+from benchmark.results import METRICS, make_row, to_frame, write_rows
+from methods.edge_based.sampling_points import (lambda_stage, sampling_points_from_labels, sampling_points_rows,
+                                                thumbnail_size)
+from methods.edge_based.sampling_tensor import boundary_map, sampling_for_lambdas
 from paper_figures import reported
 from paper_figures.marin.shared import compare_to_uniform, smallest_resolutions
 from paper_figures.style.palette import method_color, method_style
-from paper_figures.synthetic import PROVENANCE, label_boundary_rows, rows_frame, synthetic_rows
+from paper_figures.synthetic import PROVENANCE, rows_frame, synthetic_rows
 from paper_figures.synthetic import row as synthetic_row
 from paper_figures.synthetic import run_identity
 from paper_figures.marin import shared as marin_shared
@@ -43,6 +44,13 @@ def disk_labels(height: int = 24, width: int = 40) -> np.ndarray:
     return labels
 
 
+def disk_image(labels: np.ndarray) -> np.ndarray:
+    """An RGB image of a label map: one colour per class (uint8, (H, W, 3))."""
+    colours = np.zeros((256, 3), np.uint8)
+    colours[[0, 1, 11]] = [(128, 64, 128), (244, 35, 232), (220, 20, 60)]
+    return colours[labels]
+
+
 SAMPLING_IDENTITY = {"run_id": "synthcity-sampling_points", "dataset": "synthcity", "split": "val",
                      "method": "edge_based", "model": None, "height": 4, "width": 6, "seed": None}
 
@@ -62,7 +70,8 @@ def marin_rows() -> List[Dict[str, object]]:
                 extra.append(synthetic_row(identity, "recall_by_size", value, size_bin=size_bin,
                                            class_name=class_name))
     extra += [dict(r, track="", params="{}") for r in
-              sampling_points_from_labels(disk_labels(), (4, 6), identity=SAMPLING_IDENTITY, provenance=PROVENANCE)]
+              sampling_points_from_labels(disk_labels(), (4, 6), identity=SAMPLING_IDENTITY,
+                                          image=disk_image(disk_labels()), provenance=PROVENANCE)]
     return rows + extra
 
 
@@ -253,13 +262,24 @@ def test_recall_ratio_over_a_zero_baseline_is_not_drawn(df):
     assert "too few objects (rows skipped): q4" in _texts(fig)
 
 
-def test_sampling_points_drawn_over_the_recorded_label_boundaries(df):
-    boundaries = label_boundary_rows(disk_labels(), dict(SAMPLING_IDENTITY, track="", params="{}"))
-    with_edges = pd.concat([df, rows_frame(boundaries)], ignore_index=True)
-    fig = FIGURES.get("marin_sampling")(with_edges)
-    edge_line = [l for l in fig.axes[0].get_lines() if l.get_marker() == "s"]
-    assert len(edge_line) == 1 and len(edge_line[0].get_xdata()) == len(boundaries)
-    assert "not recorded" in _texts(FIGURES.get("marin_sampling")(df))
+def test_sampling_points_drawn_over_the_stored_image_and_its_label_boundaries(df):
+    fig = FIGURES.get("marin_sampling")(df)
+    labels, image = disk_labels(), disk_image(disk_labels())
+    boundary = boundary_map(labels)
+    for ax in _visible(fig):
+        photo, edges = sorted(ax.get_images(), key=lambda layer: layer.get_zorder())
+        points = next(line for line in ax.get_lines() if line.get_marker() == "o")
+        assert photo.get_zorder() < edges.get_zorder() < points.get_zorder()  # both layers under the points
+        # the stored image, stretched over the label map's pixels (24 x 40: stored at full size)
+        assert photo.get_extent() == [-0.5, 39.5, 23.5, -0.5]
+        assert np.asarray(photo.get_array())[..., :3] == pytest.approx(image / 255.0)
+        # the boundaries that attract the points are drawn, nothing else
+        assert np.array_equal(np.asarray(edges.get_array())[..., 3] > 0, boundary)
+        assert "not recorded" not in _texts(fig)
+    without = df[~df["metric"].isin(["image_rgb", "label_boundary_pixel"])]
+    bare = FIGURES.get("marin_sampling")(without)
+    assert not bare.axes[0].get_images()
+    assert "not recorded in the rows: image ('image_rgb')\nlabel boundaries ('label_boundary_pixel')" in _texts(bare)
 
 
 def test_recall_by_size_without_rows_says_so(df):
@@ -274,9 +294,10 @@ def test_sampling_points_rows_hold_every_point_per_lambda():
     labels = disk_labels()
     rows = sampling_points_from_labels(labels, (4, 6), identity=SAMPLING_IDENTITY, provenance=PROVENANCE)
     frame = to_frame(rows)
-    assert set(frame["unit"]) == {"px"}
+    assert (frame["unit"] == frame["metric"].map(METRICS)).all()
     assert frame.loc[frame["metric"] == "image_height", "value"].tolist() == [24]
     assert frame.loc[frame["metric"] == "image_width", "value"].tolist() == [40]
+    assert "image_rgb" not in set(frame["metric"])  # no image given
     expected = sampling_for_lambdas(labels, (4, 6))
     assert sorted(frame["stage"].dropna().unique()) == ["lambda=0", "lambda=0.5", "lambda=1", "lambda=inf"]
     for lam, points in expected.items():
@@ -293,9 +314,22 @@ def test_sampling_points_rows_from_a_generated_dataset(tmp_path):
 
     make_synthcity(tmp_path / "sc", {"val": 1}, (32, 64), seed=0)
     rows = sampling_points_rows("synthcity", tmp_path / "sc", "val", 0, size_lr=(3, 5), lams=(0, math.inf))
-    frame = write_rows(tmp_path / "metrics.csv", rows)  # valid tidy rows
+    frame = write_rows(tmp_path / "metrics.csv", rows)  # valid tidy rows (one per key: aggregate takes them)
     assert set(frame["run_id"]) == {"synthcity-sampling_points"} and set(frame["method"]) == {"edge_based"}
-    assert len(frame) == 2 + 2 * 2 * 15
+    counts = frame["metric"].value_counts()
+    assert counts["sampling_point_row"] == counts["sampling_point_col"] == 2 * 15
+    # the image and its boundaries at 32 x 64, under the layers' longest sides: stored at full size
+    sizes = frame.set_index("metric")["value"]
+    assert (sizes["image_rgb_height"], sizes["image_rgb_width"]) == (32, 64) and counts["image_rgb"] == 32 * 64
+    assert (sizes["label_boundary_height"], sizes["label_boundary_width"]) == (32, 64)
+    from benchmark.data import build_dataset
+
+    sample = build_dataset("synthcity", tmp_path / "sc", "val")[0]
+    expected = boundary_map(sample["labels"].numpy())
+    assert counts["label_boundary_pixel"] == expected.sum()
+    rgb = (sample["image"].permute(1, 2, 0).numpy() * 255).round().astype(np.int64).reshape(-1, 3)
+    stored = frame[frame["metric"] == "image_rgb"].assign(i=lambda f: f["size_bin"].astype(int)).sort_values("i")
+    assert stored["value"].to_numpy() == pytest.approx(rgb @ np.array([65536, 256, 1]))  # the PNG's bytes
     uniform = frame[(frame["stage"] == "lambda=inf") & (frame["metric"] == "sampling_point_col")]
     assert sorted(set(np.round(uniform["value"], 9))) == pytest.approx([0, 15.75, 31.5, 47.25, 63])
     with pytest.raises(DsbenchError, match="out of range"):
@@ -304,6 +338,27 @@ def test_sampling_points_rows_from_a_generated_dataset(tmp_path):
         sampling_points_from_labels(disk_labels(), (0, 4), identity=SAMPLING_IDENTITY)
     with pytest.raises(DsbenchError, match="unknown target class"):
         sampling_points_from_labels(disk_labels(), (2, 2), target_classes=["persn"], identity=SAMPLING_IDENTITY)
+
+
+def test_thumbnail_size_shrinks_by_an_integer_factor_to_the_longest_side():
+    assert thumbnail_size((256, 512), 128) == (64, 128)
+    assert thumbnail_size((256, 512), 64) == (32, 64)
+    assert thumbnail_size((1024, 2048), 128) == (64, 128)
+    assert thumbnail_size((250, 500), 128) == (63, 125)  # factor 4, rounded up
+    assert thumbnail_size((24, 40), 128) == (24, 40)
+
+
+def test_sampling_rows_of_a_large_image_stay_few():
+    labels = np.zeros((256, 512), np.uint8)
+    labels[100:, :] = 1
+    labels[40:60, 200:260] = 11
+    image = disk_image(labels)
+    frame = to_frame(sampling_points_from_labels(labels, (8, 16), identity=SAMPLING_IDENTITY, image=image))
+    counts = frame["metric"].value_counts()
+    assert counts["image_rgb"] == 32 * 64
+    assert counts["label_boundary_pixel"] < 64 * 128 / 4
+    with pytest.raises(DsbenchError, match="uint8 RGB"):
+        sampling_points_from_labels(labels, (8, 16), identity=SAMPLING_IDENTITY, image=image[:128])
 
 
 def test_sampling_figure_one_panel_per_lambda_with_the_stored_points(df):
