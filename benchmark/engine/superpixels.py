@@ -330,7 +330,7 @@ def segment_split(method: str, options: Optional[Mapping[str, Any]], dataset: st
     written: List[Path] = []
     try:
         for truth in iter_ground_truth(dataset, root, split, limit):
-            image = torch.from_numpy(truth.image).permute(2, 0, 1).float().div_(255.0)
+            image = torch.from_numpy(truth.image.copy()).permute(2, 0, 1).float().div_(255.0)  # PIL's are read-only
             for n in counts:
                 start = time.perf_counter()
                 with torch.no_grad():
