@@ -10,5 +10,5 @@ from paper_figures.superpixels.shared import count_curve_figure
 
 @FIGURES.register("superpixel_asa")
 def make(df: pd.DataFrame) -> Figure:
-    return count_curve_figure(df, "asa", "Superpixels: achievable segmentation accuracy vs. count (Suzuki Fig 8)",
+    return count_curve_figure(df, "asa", "Superpixels: ASA vs. count (Suzuki Fig 8)",
                               "ASA (%)")

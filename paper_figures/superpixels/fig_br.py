@@ -10,5 +10,5 @@ from paper_figures.superpixels.shared import count_curve_figure
 
 @FIGURES.register("superpixel_br")
 def make(df: pd.DataFrame) -> Figure:
-    return count_curve_figure(df, "boundary_recall", "Superpixels: boundary recall vs. count (Suzuki Fig 9)",
+    return count_curve_figure(df, "boundary_recall", "Superpixels: BR vs. count (Suzuki Fig 9)",
                               "boundary recall (%)")

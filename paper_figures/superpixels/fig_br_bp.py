@@ -11,4 +11,4 @@ from paper_figures.superpixels.shared import br_bp_figure
 
 @FIGURES.register("superpixel_br_bp")
 def make(df: pd.DataFrame) -> Figure:
-    return br_bp_figure(df, "Superpixels: boundary recall vs. precision (Wang et al. Figs 6-7)")
+    return br_bp_figure(df, "Superpixels: BP vs. BR (PCNet Figs 6-7)")

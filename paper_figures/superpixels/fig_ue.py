@@ -11,5 +11,5 @@ from paper_figures.superpixels.shared import count_curve_figure
 
 @FIGURES.register("superpixel_ue")
 def make(df: pd.DataFrame) -> Figure:
-    return count_curve_figure(df, "undersegmentation_error", "Superpixels: undersegmentation error vs. count",
+    return count_curve_figure(df, "undersegmentation_error", "Superpixels: UE vs. count",
                               "undersegmentation error (%)")

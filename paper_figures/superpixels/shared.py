@@ -27,9 +27,9 @@ PANEL = ["dataset", "split"]
 POINT = PANEL + ["method", "n_superpixels"]
 MEASURED = "measured_superpixels"
 COUNT_LABEL = "measured superpixels per image (count)"
-POINT_ENTRY = ("point: one requested count, at its measured mean",
+POINT_ENTRY = ("point: one requested n",
                {"color": "#555555", "marker": "o", "linestyle": "none", "markersize": 4})
-COUNT_ENTRY = ("number: measured superpixels per image",
+COUNT_ENTRY = ("n: measured superpixels",
                {"color": "#555555", "marker": "$n$", "linestyle": "none", "markersize": 6})
 
 
