@@ -249,6 +249,49 @@ def cmd_prepare(args: argparse.Namespace) -> int:
     return 0
 
 
+def _print_superpixel_means(summary, by: Sequence[str] = ()) -> None:
+    header = [*by, "BR", "BP", "ASA", "UE", "CO", "EV", "measured", "pairs"]
+    print("  ".join(f"{h:>9}" for h in header))
+    for record in summary.to_dict("records"):
+        cells = [f"{record[k]:>9}" for k in by]
+        cells += [f"{record[m]:>9.4f}" for m in ("boundary_recall", "boundary_precision", "asa",
+                                                  "undersegmentation_error", "compactness", "explained_variation")]
+        cells += [f"{record['measured_superpixels']:>9.1f}", f"{int(record['evaluated_pairs']):>9}"]
+        print("  ".join(cells))
+
+
+def cmd_evaluate_superpixels(args: argparse.Namespace) -> int:
+    from benchmark.engine.superpixels import evaluate_segmentations, summarise_pairs
+    from benchmark.io import atomic_write_text
+
+    pairs = evaluate_segmentations(args.segmentations, args.dataset, args.root, args.split)
+    if args.out:
+        atomic_write_text(args.out, pairs.to_csv(index=False, float_format="%.15g"))
+    summary = summarise_pairs(pairs)
+    if args.json:
+        print(json.dumps(summary.to_dict("records")[0], indent=2))
+    else:
+        _print_superpixel_means(summary)
+    if args.out:
+        print(f"wrote {len(pairs)} pairs to {args.out}")
+    return 0
+
+
+def cmd_segment_superpixels(args: argparse.Namespace) -> int:
+    from benchmark.engine.superpixels import METRICS_FILE, segment_split
+
+    rows = segment_split(args.method, parse_options(args.option), args.dataset, args.root, args.split, args.n,
+                         args.out, weights=args.weights, limit=args.limit)
+    ok = rows[rows["status"] == "ok"]
+    if ok.empty:
+        print(f"skipped {args.method}: {rows['reason'].iloc[0]}")
+    else:
+        means = ok.pivot_table(index="n_superpixels", columns="metric", values="value").reset_index()
+        _print_superpixel_means(means.astype({"n_superpixels": int}), by=["n_superpixels"])
+    print(f"wrote {len(rows)} rows to {args.out}/{METRICS_FILE}")
+    return 0
+
+
 # Verbs that existed before `dsbench study NAME`: each names a study.
 STUDY_ALIASES = {"priors": "priors", "sampling-points": "sampling_points"}
 
@@ -403,6 +446,29 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", required=True, help="the artifact (checkpoint) to write")
     p.add_argument("--setting", action="append", default=[], metavar="KEY=VALUE",
                    help="override a setting of the step (JSON values), e.g. --setting iters=300")
+
+    p = verb("evaluate-superpixels", cmd_evaluate_superpixels,
+             "score superpixel label maps made by any tool (<image_id>.png or .csv per image) against a "
+             "dataset's ground truth")
+    p.add_argument("--segmentations", required=True, help="folder with one label map per image of the split")
+    p.add_argument("--dataset", required=True, help="bsds500, or a dataset in the Cityscapes layout (synthcity)")
+    p.add_argument("--root", required=True, help="dataset folder")
+    p.add_argument("--split", required=True)
+    p.add_argument("--out", default=None, help="CSV of the per-pair rows (image, annotator)")
+    p.add_argument("--json", action="store_true", help="print the means as JSON")
+
+    p = verb("segment-superpixels", cmd_segment_superpixels,
+             "run a superpixel method over a split for each requested count; writes OUT/<n>/<image_id>.png, "
+             "OUT/pairs.csv and OUT/metrics.csv")
+    p.add_argument("--method", required=True, help="registered superpixel method")
+    p.add_argument("--dataset", required=True, help="bsds500, or a dataset in the Cityscapes layout (synthcity)")
+    p.add_argument("--root", required=True, help="dataset folder")
+    p.add_argument("--split", required=True)
+    p.add_argument("--n", type=int, nargs="+", required=True, help="requested superpixel counts, e.g. 100 200 400")
+    p.add_argument("--out", required=True, help="output folder")
+    p.add_argument("--option", action="append", default=[], metavar="KEY=VALUE", help="method option")
+    p.add_argument("--weights", default=None, help="checkpoint of a trainable method")
+    p.add_argument("--limit", type=int, default=None, help="only the first K images of the split")
 
     p = verb("study", cmd_study, "run a dataset study a method family declares (priors, sampling_points)")
     p.add_argument("name", help="registered study")

@@ -242,9 +242,17 @@ METRICS: Dict[str, str] = {
     "train_loss": "nats",                # last logged training loss
     "train_iters_per_s": "it/s",
     "eval_images_per_s": "img/s",
-    "asa": "fraction",                   # superpixels: achievable segmentation accuracy
+    # superpixels (benchmark.metrics.superpixels): means over (image, annotator) pairs per requested
+    # count (n_superpixels); measured_superpixels is the mean count actually produced, what figures plot against.
+    "asa": "fraction",                   # achievable segmentation accuracy
     "boundary_recall": "fraction",
     "boundary_precision": "fraction",
+    "undersegmentation_error": "fraction",
+    "compactness": "fraction",
+    "explained_variation": "fraction",
+    "measured_superpixels": "superpixels",
+    "seconds_per_image": "s",
+    "evaluated_pairs": "count",          # (image, annotator) pairs behind the means
     # Marin Fig 3 (the sampling points study of its method family): one ground-truth sampling point per row, its
     # index in size_bin (row-major over the h x w grid, height/width columns), stage "lambda=<lam>".
     "sampling_point_row": "px",

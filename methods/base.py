@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import abc
 import dataclasses
+import inspect
 from typing import Any, Callable, ClassVar, Dict, Mapping, Optional, Tuple, Type
 
 import torch
@@ -172,6 +173,30 @@ class SuperpixelMethod(abc.ABC):
     name: ClassVar[str] = ""
     track: ClassVar[str] = "superpixels"
     trainable: ClassVar[bool] = False
+
+    @classmethod
+    def option_defaults(cls) -> Dict[str, Any]:
+        """Every option with its default: the constructor's keyword parameters that have one."""
+        return {name: p.default for name, p in inspect.signature(cls.__init__).parameters.items()
+                if p.default is not inspect.Parameter.empty}
+
+    @classmethod
+    def full_options(cls, options: Optional[Mapping[str, Any]] = None) -> Dict[str, Any]:
+        """Every option with its value (defaults included) for ``options``, without building the
+        method; an unknown key is a one-line error listing the method's options."""
+        defaults = cls.option_defaults()
+        unknown = sorted(set(options or {}) - set(defaults))
+        if unknown:
+            known = ", ".join(sorted(defaults)) or "none"
+            raise DsbenchError(f"superpixel method {cls.name!r} has no option {', '.join(unknown)}; "
+                               f"its options are {known}")
+        return {**defaults, **dict(options or {})}
+
+    @classmethod
+    def from_options(cls, options: Optional[Mapping[str, Any]] = None) -> "SuperpixelMethod":
+        """Build from a plain mapping (config file, CLI); unknown keys are a user error."""
+        cls.full_options(options)  # the one check of the keys
+        return cls(**dict(options or {}))
 
     @abc.abstractmethod
     def segment(self, image: torch.Tensor, n_superpixels: int) -> torch.Tensor:

@@ -18,7 +18,7 @@ from typing import Dict, List
 
 from benchmark.registry import FIGURES
 
-SUBPACKAGES = ("common", "marin", "jin", "alcover")
+SUBPACKAGES = ("common", "marin", "jin", "alcover", "superpixels")  # superpixels: that track (PCNet, Suzuki)
 # figure id -> the experiment whose runs it shows (filled on import from the modules' EXPERIMENT).
 EXPERIMENT_OF: Dict[str, str] = {}
 

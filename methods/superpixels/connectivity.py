@@ -18,9 +18,10 @@ deterministic:
 from __future__ import annotations
 
 import heapq
+import inspect
 from collections import deque
 
-from typing import Callable, ClassVar
+from typing import Any, Callable, ClassVar, Dict
 
 import numpy as np
 import torch
@@ -170,11 +171,21 @@ class ClassicalSuperpixels(SuperpixelMethod):
     """A classical algorithm ``function(image (H, W, 3) uint8, n) -> (H, W) int64`` under the
     track's tensor contract. Subclasses set ``function`` (a staticmethod) and register."""
 
-    function: ClassVar[Callable[[np.ndarray, int], np.ndarray]]
+    function: ClassVar[Callable[..., np.ndarray]]
+
+    def __init__(self, **options: Any):
+        # The function's keyword parameters (compactness, ...) are the method's options.
+        self.options = type(self).full_options(options)
+
+    @classmethod
+    def option_defaults(cls) -> Dict[str, Any]:
+        return {name: p.default for name, p in inspect.signature(cls.function).parameters.items()
+                if p.default is not inspect.Parameter.empty}
 
     def segment(self, image: torch.Tensor, n_superpixels: int) -> torch.Tensor:
         rgb = (image.detach().cpu().clamp(0, 1).permute(1, 2, 0).numpy() * 255).round().astype(np.uint8)
-        return torch.from_numpy(np.ascontiguousarray(type(self).function(rgb, int(n_superpixels)), dtype=np.int64))
+        labels = type(self).function(rgb, int(n_superpixels), **self.options)
+        return torch.from_numpy(np.ascontiguousarray(labels, dtype=np.int64))
 
 
 def register_classical(name: str, function: Callable[[np.ndarray, int], np.ndarray]) -> type:

@@ -45,6 +45,8 @@ METHOD_ORDER: List[str] = [
     "soft_labels", "soft_labels_mc_off", "soft_labels_label_bicubic", "soft_labels_colour_bicubic",
     "soft_labels_bicubic", "soft_labels_bs1", "soft_labels_bs2", "soft_labels_bs4", "soft_labels_bs8",
     "hierarchical_clustering", "superpixels",
+    # the superpixels track's members (paper_figures.superpixels): classical, then deep
+    "slic", "felzenszwalb", "seeds", "lsc", "snic", "ers", "ssn", "hcssn", "scn", "pcnet",
 ]
 
 

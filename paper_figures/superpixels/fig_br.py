@@ -1,0 +1,14 @@
+"""Boundary recall against the measured superpixel count (Suzuki Fig 9)."""
+from __future__ import annotations
+
+import pandas as pd
+from matplotlib.figure import Figure
+
+from benchmark.registry import FIGURES
+from paper_figures.superpixels.shared import count_curve_figure
+
+
+@FIGURES.register("superpixel_br")
+def make(df: pd.DataFrame) -> Figure:
+    return count_curve_figure(df, "boundary_recall", "Superpixels: BR vs. count (Suzuki Fig 9)",
+                              "boundary recall (%)")
