@@ -16,7 +16,7 @@ rule train:
     resources:
         gpu=GPU,
     params:
-        root=lambda wc: dataset_root(wc.dataset),
+        dataset=lambda wc: dataset_args(wc.dataset),
         method=lambda wc: method_entry(wc.label)["method"],
         encoder=lambda wc: MATRIX["models"][wc.model].get("encoder", "resnet18"),
         options=method_option_args,
@@ -24,7 +24,7 @@ rule train:
         train=lambda wc: {**MATRIX["train"], **method_entry(wc.label).get("train", {})},
         device=DEVICE,
     shell:
-        "OMP_NUM_THREADS={threads} dsbench train --dataset {wildcards.dataset} --root {params.root} "
+        "OMP_NUM_THREADS={threads} dsbench train {params.dataset} "
         "--method {params.method} --label {wildcards.label} --model {wildcards.model} "
         "--encoder {params.encoder} --resolution {wildcards.res} --seed {wildcards.seed} "
         "--iters {params.train[iters]} --batch-size {params.train[batch_size]} "
@@ -47,9 +47,9 @@ rule prepare:
     resources:
         gpu=GPU,
     params:
-        root=lambda wc: dataset_root(wc.dataset),
+        dataset=lambda wc: dataset_args(wc.dataset),
         method=lambda wc: method_entry(wc.label)["method"],
         settings=preparation_settings,
     shell:
-        "OMP_NUM_THREADS={threads} dsbench prepare {params.method} --dataset {wildcards.dataset} "
-        "--root {params.root:q} --out {output:q} {params.settings} > {log:q} 2>&1"
+        "OMP_NUM_THREADS={threads} dsbench prepare {params.method} {params.dataset} "
+        "--out {output:q} {params.settings} > {log:q} 2>&1"
