@@ -63,6 +63,49 @@ def parse_options(items: Sequence[str]) -> Dict[str, object]:
     return options
 
 
+def add_dataset_arguments(parser: argparse.ArgumentParser, *, default_dataset: Optional[str] = None,
+                          with_root: bool = True) -> None:
+    """``--dataset NAME [--root DIR]`` or ``--dataset-card FILE``; :func:`resolve_dataset_arguments`
+    checks which was given once the arguments are parsed."""
+    parser.add_argument("--dataset", default=None,
+                        help=f"registered dataset (default: {default_dataset})" if default_dataset else
+                        "registered dataset (with --root)")
+    if with_root:
+        parser.add_argument("--root", default=None, help="dataset folder")
+    parser.add_argument("--dataset-card", default=None, metavar="FILE",
+                        help="dataset card (YAML) naming the dataset and its root (relative to the card); "
+                             "instead of --dataset" + (" and --root" if with_root else ""))
+    parser.set_defaults(default_dataset=default_dataset, with_root=with_root)
+
+
+def resolve_dataset_arguments(args: argparse.Namespace) -> argparse.Namespace:
+    """Fill ``args.dataset`` (and ``args.root``) from ``--dataset-card``, registering the card;
+    ``args.dataset_card`` becomes its absolute path (None without a card)."""
+    given = [flag for flag, value in (("--dataset", args.dataset), ("--root", getattr(args, "root", None)))
+             if value is not None]
+    if args.dataset_card is not None:
+        if given:
+            raise DsbenchError(f"--dataset-card {args.dataset_card} names the dataset and its root; drop "
+                               f"{' and '.join(given)}, or drop --dataset-card")
+        from benchmark.data.cards import register_card  # torch-heavy: only with a card
+        from pathlib import Path
+
+        spec = register_card(args.dataset_card, require_root=args.with_root)
+        args.dataset_card = str(Path(args.dataset_card).resolve())
+        args.dataset = spec.name
+        if args.with_root:
+            args.root = str(Path(spec.default_root).resolve())
+        return args
+    if args.dataset is None:
+        args.dataset = args.default_dataset
+    missing = [flag for flag, value in (("--dataset", args.dataset), ("--root", getattr(args, "root", "")))
+               if value is None]
+    if missing:
+        usage = "--dataset NAME --root DIR" if args.with_root else "--dataset NAME"
+        raise DsbenchError(f"{' and '.join(missing)} missing; give {usage}, or --dataset-card FILE")
+    return args
+
+
 # -- verbs --------------------------------------------------------------------------------
 
 def cmd_make_data(args: argparse.Namespace) -> int:
@@ -77,7 +120,9 @@ def cmd_make_data(args: argparse.Namespace) -> int:
 def _run_config_from_args(args: argparse.Namespace):
     from benchmark.engine.run_config import RunConfig
 
-    return RunConfig(dataset=args.dataset, root=args.root, method=args.method, model=args.model,
+    resolve_dataset_arguments(args)
+    return RunConfig(dataset=args.dataset, root=args.root, dataset_card=args.dataset_card,
+                     method=args.method, model=args.model,
                      encoder=args.encoder or defaults.default_encoder(args.model),
                      output_stride=args.output_stride, resolution=args.resolution, seed=args.seed,
                      out=args.out, iters=args.iters, batch_size=args.batch_size, lr=args.lr,
@@ -117,6 +162,7 @@ def cmd_flops(args: argparse.Namespace) -> int:
         return 0
     if not (args.model and args.method and args.resolution):
         raise DsbenchError("flops needs --run RUN, or --model NET --method METHOD --resolution HxW (and optionally --image-size)")
+    resolve_dataset_arguments(args)
     cost = cost_of_model(args.model, method=args.method, resolution=args.resolution, image_size=args.image_size,
                          encoder=args.encoder or defaults.default_encoder(args.model), dataset=args.dataset,
                          method_options=parse_options(args.option))
@@ -127,6 +173,47 @@ def cmd_flops(args: argparse.Namespace) -> int:
         for stage, c in cost["stages"].items():
             print(f"{stage:<10} {c['macs'] / 1e9:>10.4f} {c['flops'] / 1e9:>10.4f} {c['params']:>12,}")
         print(f"{'total':<10} {cost['macs'] / 1e9:>10.4f} {cost['flops'] / 1e9:>10.4f} {cost['params']:>12,}")
+    return 0
+
+
+def cmd_intrinsic(args: argparse.Namespace) -> int:
+    from benchmark.registry import METHODS
+    from benchmark.tracks import find_method
+
+    track, cls = find_method(args.method)
+    # edge_based runs too, given its prepared aux net (--option aux_checkpoint=FILE)
+    free = ", ".join(k for k in METHODS if not METHODS.get(k).learned_sampler and METHODS.get(k).preparation is None)
+    if track.name != "input_downsampling":
+        raise DsbenchError(f"intrinsic: {args.method!r} is a {track.name} method, which samples no grid over the "
+                           f"image; use an input-downsampling sampler: {free}")
+    if cls.learned_sampler:
+        raise DsbenchError(f"intrinsic: {args.method!r} learns its sampler with the network, so it has no grid "
+                           f"before training; read miou_intrinsic from a trained run (`dsbench evaluate --run RUN`) "
+                           f"or use a sampler that needs no training: {free}")
+    method = cls.from_options(parse_options(args.option))
+    reason = method.skip_reason(dataset=args.dataset or "", model="", size_lr=args.resolution)
+    if reason:
+        raise DsbenchError(f"intrinsic: {reason}; choose another --resolution")
+    resolve_dataset_arguments(args)
+    from benchmark.data import DATASETS, build_dataset
+    from benchmark.metrics.intrinsic import JIN_UNSAMPLE_MODE, dataset_intrinsic_miou
+
+    spec = DATASETS.get(args.dataset)
+    data = build_dataset(args.dataset, args.root, args.split)
+    scores = dataset_intrinsic_miou(method, (data[i] for i in range(len(data))), args.resolution, spec.num_classes,
+                                    spec.evaluated_train_ids)
+    if args.json:
+        h, w = args.resolution
+        report = {"dataset": args.dataset, "split": args.split, "method": args.method,
+                  "options": cls.full_options(parse_options(args.option)), "height": h, "width": w,
+                  "images": len(data), "unsample_mode": method.unsample_mode,
+                  # NaN (no evaluated class in the split) is not JSON: null
+                  **{k: (v if v == v else None) for k, v in scores.items()}}
+        print(json.dumps(report, indent=2, sort_keys=True))
+    else:
+        print(f"{'miou_intrinsic':<30} {scores['miou_intrinsic']:.6f}  (Jin's Pi: {JIN_UNSAMPLE_MODE})")
+        print(f"{'miou_intrinsic_own_unsampler':<30} {scores['miou_intrinsic_own_unsampler']:.6f}  "
+              f"({method.unsample_mode}, the method's unsampler)")
     return 0
 
 
@@ -243,6 +330,7 @@ def cmd_prepare(args: argparse.Namespace) -> int:
     step = method.preparation
     if step is None:
         raise DsbenchError(f"method {args.method!r} has no preparation step; train it directly with `dsbench train`")
+    resolve_dataset_arguments(args)
     settings = step.settings(parse_options(args.setting), where="--setting")
     result = step.run(args.dataset, args.root, args.out, **settings)
     print(json.dumps(result))
@@ -304,11 +392,10 @@ def cmd_study(args: argparse.Namespace) -> int:
     study = STUDIES.get(name)
     parser = argparse.ArgumentParser(prog=f"dsbench study {name}", description=study.help,
                                      formatter_class=argparse.ArgumentDefaultsHelpFormatter)
-    parser.add_argument("--dataset", required=True)
-    parser.add_argument("--root", required=True, help="dataset folder")
+    add_dataset_arguments(parser)
     parser.add_argument("--out", required=True, help="CSV of tidy rows")
     study.add_arguments(parser)
-    study_args = parser.parse_args(args.args)
+    study_args = resolve_dataset_arguments(parser.parse_args(args.args))
     study.run(study_args)
     print(f"wrote {study_args.out}")
     return 0
@@ -335,8 +422,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=defaults.SYNTHCITY_SEED, help="generator seed")
 
     p = verb("train", cmd_train, "train a method + segmentation network (resumes an interrupted run)")
-    p.add_argument("--dataset", required=True)
-    p.add_argument("--root", required=True)
+    add_dataset_arguments(p)
     p.add_argument("--method", required=True)
     p.add_argument("--model", required=True)
     p.add_argument("--encoder", default=None, help=f"timm encoder name (None: the DAG's, "
@@ -376,13 +462,23 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--method", default=None, help="registered method (with --model)")
     p.add_argument("--encoder", default=None, help=f"timm encoder name (None: the DAG's, "
                    f"{defaults.describe_encoders()}; other models their own)")
-    p.add_argument("--dataset", default="synthcity")
+    add_dataset_arguments(p, default_dataset="synthcity", with_root=False)
     p.add_argument("--resolution", type=parse_size, default=None)
     p.add_argument("--image-size", type=parse_size, default=None, help="full-resolution input HxW (default: dataset's)")
     p.add_argument("--option", action="append", default=[], metavar="KEY=VALUE")
     p.add_argument("--json", action="store_true")
     p.add_argument("--device", default="auto")
     p.add_argument("--no-latency", action="store_true", help="skip latency and memory measurement")
+
+    p = verb("intrinsic", cmd_intrinsic,
+             "Jin's intrinsic error mIoU(Y', Y) of a sampler on a dataset split: labels sampled on the method's "
+             "grid and brought back, no network (also with the method's own unsampler)")
+    add_dataset_arguments(p)
+    p.add_argument("--split", default="val")
+    p.add_argument("--method", required=True, help="an input-downsampling method whose sampler needs no training")
+    p.add_argument("--resolution", type=parse_size, required=True, help="downsampled size HxW, e.g. 64x128")
+    p.add_argument("--option", action="append", default=[], metavar="KEY=VALUE", help="method option")
+    p.add_argument("--json", action="store_true")
 
     p = verb("aggregate", cmd_aggregate, "collect every run's rows into results/metrics.csv")
     p.add_argument("--runs", default="results/runs", help="collect every run folder under DIR")
@@ -441,8 +537,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = verb("prepare", cmd_prepare,
              "run a method's preparation step, once per dataset (e.g. Marin's auxiliary net)")
     p.add_argument("method", help="registered method with a preparation step")
-    p.add_argument("--dataset", required=True)
-    p.add_argument("--root", required=True)
+    add_dataset_arguments(p)
     p.add_argument("--out", required=True, help="the artifact (checkpoint) to write")
     p.add_argument("--setting", action="append", default=[], metavar="KEY=VALUE",
                    help="override a setting of the step (JSON values), e.g. --setting iters=300")
@@ -472,15 +567,20 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = verb("study", cmd_study, "run a dataset study a method family declares (priors, sampling_points)")
     p.add_argument("name", help="registered study")
-    p.add_argument("args", nargs=argparse.REMAINDER, help="--dataset D --root DIR --out FILE.csv and the study's options")
+    p.add_argument("args", nargs=argparse.REMAINDER, help="--dataset D --root DIR (or --dataset-card FILE) --out FILE.csv and the study's options")
     for alias, name in STUDY_ALIASES.items():
         p = verb(alias, cmd_study, f"alias of `dsbench study {name}`")
-        p.add_argument("args", nargs=argparse.REMAINDER, help="--dataset D --root DIR --out FILE.csv and the study's options")
+        p.add_argument("args", nargs=argparse.REMAINDER, help="--dataset D --root DIR (or --dataset-card FILE) --out FILE.csv and the study's options")
     return parser
 
 
 def main(argv: Optional[List[str]] = None) -> int:
     parser = build_parser()
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv and argv[0] in STUDY_ALIASES:
+        # An alias has no positional before its REMAINDER, which then cannot start with an option
+        # (argparse): parse it as the study verb it names.
+        argv = ["study", STUDY_ALIASES[argv[0]], *argv[1:]]
     args = parser.parse_args(argv)
     try:
         return args.fn(args)

@@ -230,6 +230,7 @@ METRICS: Dict[str, str] = {
     "trimap_accuracy": "fraction",       # per band width (band_px)
     "recall_by_size": "fraction",        # per size bin (size_bin q1..q4), class_name or "all"
     "miou_intrinsic": "fraction",        # mIoU(Y', Y): labels sampled then unsampled (Jin)
+    "miou_intrinsic_own_unsampler": "fraction",  # the same with the method's unsampler (dsbench intrinsic)
     "class_frequency": "fraction",       # per class and stage ("original" / "sampled")
     "prior_discrepancy": "fraction",     # D_{d,c} (Alcover-Couso eq. 5), per class, stage=mode@scale
     "macs": "MAC",                       # per stage (sampler, network, unsampler, total)

@@ -83,6 +83,9 @@ class DownsamplingMethod(nn.Module, abc.ABC):
     uses_labels_at_train: ClassVar[bool] = False
     # True only for oracle studies whose sampler needs ground truth at evaluation too.
     uses_labels_at_eval: ClassVar[bool] = False
+    # True when the sampler's parameters are trained with the network (Jin's deformation module):
+    # its grid exists only in a trained run, so training-free measures (`dsbench intrinsic`) decline it.
+    learned_sampler: ClassVar[bool] = False
     # The track this method belongs to (benchmark.tracks); every DownsamplingMethod is an input resampler.
     track: ClassVar[str] = "input_downsampling"
     # A step to run once per dataset before training (its artifact feeds an option), or None.

@@ -36,7 +36,22 @@ def check_matrix_names(matrix):
     from benchmark.data import DATASETS
     from benchmark.models import MODELS
 
+    from benchmark.data.cards import register_card
+
     for name, entry in matrix["datasets"].items():
+        if "card" in entry:
+            spec = register_card(entry["card"], require_root=True)
+            if spec.name != name:
+                raise ValueError(
+                    f"datasets.{name}.card: {entry['card']} names the dataset {spec.name!r}; "
+                    f"rename the entry to {spec.name} (run ids and rows use the card's name)"
+                )
+            if not os.path.isdir(spec.default_root):
+                raise ValueError(
+                    f"datasets.{name}.card: the root of {entry['card']}, {spec.default_root}, is not a "
+                    f"folder; put the dataset there or fix root: in the card"
+                )
+            continue
         DATASETS.get(name)
         if not entry.get("generate", False) and not os.path.isdir(entry["root"]):
             raise ValueError(
@@ -104,14 +119,28 @@ def dataset_entry(dataset):
 
 def dataset_root(dataset):
     entry = dataset_entry(dataset)
+    if "card" in entry:
+        from benchmark.data.cards import register_card
+
+        return register_card(entry["card"], require_root=True).default_root
     return f"data/{dataset}" if entry.get("generate", False) else entry["root"]
 
 
+def dataset_args(dataset):
+    """The dataset flags of a command: --dataset-card for a card entry, else --dataset and --root."""
+    entry = dataset_entry(dataset)
+    if "card" in entry:
+        return f"--dataset-card {shlex.quote(entry['card'])}"
+    return f"--dataset {dataset} --root {shlex.quote(dataset_root(dataset))}"
+
+
 def dataset_marker(dataset):
-    """The file a generated dataset's rule makes; a downloaded dataset is a plain source."""
-    if dataset_entry(dataset).get("generate", False):
+    """The file a generated dataset's rule makes; a card entry depends on its card (a changed
+    card retrains); a downloaded dataset is a plain source."""
+    entry = dataset_entry(dataset)
+    if entry.get("generate", False):
         return f"data/{dataset}/.{dataset}.json"
-    return []
+    return [entry["card"]] if "card" in entry else []
 
 
 def method_option_args(wildcards):

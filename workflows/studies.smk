@@ -14,7 +14,7 @@ rule study:
         "../environment.yml"
     threads: 1
     params:
-        root=lambda wc: dataset_root(wc.dataset),
+        dataset=lambda wc: dataset_args(wc.dataset),
     shell:
-        "OMP_NUM_THREADS={threads} dsbench study {wildcards.study:q} --dataset {wildcards.dataset:q} "
-        "--root {params.root:q} --out {output:q} > {log:q} 2>&1"
+        "OMP_NUM_THREADS={threads} dsbench study {wildcards.study:q} {params.dataset} "
+        "--out {output:q} > {log:q} 2>&1"

@@ -16,7 +16,7 @@ rule train:
     resources:
         gpu=GPU,
     params:
-        root=lambda wc: dataset_root(wc.dataset),
+        dataset=lambda wc: dataset_args(wc.dataset),
         method=lambda wc: method_entry(wc.label)["method"],
         encoder=lambda wc: MATRIX["models"][wc.model].get("encoder", "resnet18"),
         options=method_option_args,
@@ -24,7 +24,7 @@ rule train:
         train=lambda wc: {**MATRIX["train"], **method_entry(wc.label).get("train", {})},
         device=DEVICE,
     shell:
-        "OMP_NUM_THREADS={threads} dsbench train --dataset {wildcards.dataset:q} --root {params.root:q} "
+        "OMP_NUM_THREADS={threads} dsbench train {params.dataset} "
         "--method {params.method:q} --label {wildcards.label:q} --model {wildcards.model:q} "
         "--encoder {params.encoder:q} --resolution {wildcards.res:q} --seed {wildcards.seed:q} "
         "--iters {params.train[iters]:q} --batch-size {params.train[batch_size]:q} "
@@ -47,9 +47,9 @@ rule prepare:
     resources:
         gpu=GPU,
     params:
-        root=lambda wc: dataset_root(wc.dataset),
+        dataset=lambda wc: dataset_args(wc.dataset),
         method=lambda wc: method_entry(wc.label)["method"],
         settings=preparation_settings,
     shell:
-        "OMP_NUM_THREADS={threads} dsbench prepare {params.method:q} --dataset {wildcards.dataset:q} "
-        "--root {params.root:q} --out {output:q} {params.settings} > {log:q} 2>&1"
+        "OMP_NUM_THREADS={threads} dsbench prepare {params.method:q} {params.dataset} "
+        "--out {output:q} {params.settings} > {log:q} 2>&1"

@@ -648,9 +648,19 @@ def register_spec(spec: DatasetSpec) -> DatasetSpec:
     return DATASETS.register(spec.name, spec)
 
 
-def register_card(path: Union[str, os.PathLike]) -> DatasetSpec:
-    """Register the card at ``path`` in ``DATASETS`` so ``build_dataset(name, root, split)`` finds it."""
-    return register_spec(load_dataset_card(Path(path).resolve()))
+def register_card(path: Union[str, os.PathLike], *, require_root: bool = False) -> DatasetSpec:
+    """Register the card at ``path`` in ``DATASETS`` so ``build_dataset(name, root, split)`` finds it.
+
+    ``require_root``: the card stands in for ``--dataset NAME --root DIR`` (``--dataset-card``, a
+    workflow ``card:`` entry), so it must say where the data is; the spec's ``default_root`` is it.
+    """
+    path = Path(path).resolve()
+    card = read_card(path)
+    if require_root and card.root is None:
+        raise DsbenchError(f"card {path}: key root is missing; a card given instead of --dataset/--root must "
+                           f"name the dataset folder: add root: DIR (absolute or relative to the card file), "
+                           f"or pass --dataset {card.name} --root DIR")
+    return register_spec(spec_from_card(card))
 
 
 __all__ = ["CARD_SCHEMA", "CardLabelDecoder", "CardSegmentation", "DatasetCard", "LabelMapSegmentation", "Record",

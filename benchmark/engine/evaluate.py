@@ -61,8 +61,9 @@ def evaluate_run(run_dir: os.PathLike, *, device: str = "auto", save_predictions
             raise DsbenchError(f"target class(es) {', '.join(unknown)} unknown for {cfg.dataset}; known: {', '.join(spec.class_names)}")
         target_ids = [spec.class_names.index(c) for c in target_classes]
     dataset = build_dataset(cfg.dataset, cfg.root, cfg.eval_split)
+    # A card's instance maps encode (training id + 1) * 1000 + k, not Cityscapes labelIds: its own table.
     suite = MetricSuite(spec.num_classes, spec.class_names, evaluated_classes=spec.evaluated_train_ids,
-                        target_classes=target_ids)
+                        target_classes=target_ids, label_to_train=spec.instance_label_to_train)
     pred_dir = Path(save_predictions) if save_predictions else None
     if pred_dir:
         pred_dir.mkdir(parents=True, exist_ok=True)

@@ -41,6 +41,7 @@ class RunConfig:
     weights: Optional[str] = None           # local checkpoint for the segmentation network
     run_id: str = ""
     label: str = ""                         # name in result rows (a method variant of a sweep)
+    dataset_card: Optional[str] = None      # the card (absolute path) that defines ``dataset``, if any
     # Derived from the settings above when the run is described (describe()); stored in run.json.
     track: str = ""                         # the method's track (benchmark.tracks)
     params: str = ""                        # canonical JSON: method, every option, training settings
@@ -54,6 +55,18 @@ class RunConfig:
         self.scale_range = tuple(float(v) for v in self.scale_range)  # type: ignore[assignment]
         if not self.run_id:
             self.run_id = Path(self.out).name if self.out else default_run_id(self)
+        if self.dataset_card:
+            self.register_dataset_card()
+
+    def register_dataset_card(self) -> None:
+        """Register the run's card in ``DATASETS``, so that whatever loads this config (evaluate,
+        cost, resume) finds the dataset by name as for a built-in one."""
+        from benchmark.data.cards import register_card  # torch-heavy: only runs made from a card
+
+        spec = register_card(self.dataset_card)
+        if spec.name != self.dataset:
+            raise DsbenchError(f"run setting dataset={self.dataset!r} but card {self.dataset_card} names the "
+                               f"dataset {spec.name!r}; give the card's name, or the card of {self.dataset!r}")
 
     def check_settings(self) -> None:
         """The one rule for training settings, wherever a run is configured (CLI, workflow, run.json):
@@ -107,6 +120,10 @@ class RunConfig:
             d.pop(k)
         d["method_options"] = {k: path_free(v) for k, v in d["method_options"].items()}
         d["weights"] = path_free(d["weights"])
+        # By file name, like other files; absent when unset so runs without a card hash as before.
+        card = d.pop("dataset_card")
+        if card:
+            d["dataset_card"] = path_free(card)
         return d
 
     def training_settings(self) -> Dict[str, Any]:

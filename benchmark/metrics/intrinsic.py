@@ -15,12 +15,15 @@ Conventions
 * The grid is the method's own: learned samplers run on the image (no gradient, in eval mode; the
   caller's mode is restored afterwards), label-driven samplers (oracles that simulate an
   ideal sampler from ground truth) get the labels. Metric name ``miou_intrinsic``.
+* Jin's Pi is the nearest sampling point (:data:`JIN_UNSAMPLE_MODE`); with the method's own
+  unsampler instead (bilinear for uniform, barycentric for edge-based) the same measure is named
+  ``miou_intrinsic_own_unsampler`` (:func:`dataset_intrinsic_miou`, ``dsbench intrinsic``).
 
 Never imports a method: ``method`` is any object with ``sampler`` and ``unsample_mode``.
 """
 from __future__ import annotations
 
-from typing import Any, Optional, Sequence
+from typing import Any, Dict, Iterable, Mapping, Optional, Sequence
 
 import numpy as np
 import torch
@@ -29,6 +32,9 @@ import torch.nn.functional as F
 from benchmark.errors import DsbenchError
 from benchmark.metrics.confusion import ConfusionMatrix, miou_from_confusion
 from benchmark.ops.sampling import IGNORE_INDEX, Size, check_size, downsample_labels, unsample
+
+
+JIN_UNSAMPLE_MODE = "nearest"  # Jin's Pi: every pixel takes the value of its nearest sampling point
 
 
 def reconstruct_labels(labels_hr: torch.Tensor, grid_lr: torch.Tensor, num_classes: int,
@@ -114,3 +120,21 @@ def sampled_class_counts(method: Any, labels_hr: torch.Tensor, size_lr: Size, nu
         return np.bincount(ids, minlength=num_classes)[:num_classes].astype(np.int64)
 
     return count(labels_hr), count(labels_lr)
+
+
+@torch.no_grad()
+def dataset_intrinsic_miou(method: Any, samples: Iterable[Mapping[str, Any]], size_lr: Size, num_classes: int,
+                           evaluated_classes: Optional[Sequence[int]] = None,
+                           ignore_index: int = IGNORE_INDEX) -> Dict[str, float]:
+    """mIoU(Y', Y) over ``samples`` (dicts with ``image`` ``(3, H, W)`` and ``labels`` ``(H, W)``,
+    as a dataset split gives them) on ``method``'s grid: ``miou_intrinsic`` with Jin's Pi
+    (nearest) and ``miou_intrinsic_own_unsampler`` with ``method.unsample_mode``. Confusions are
+    summed over the images and averaged once, over ``evaluated_classes`` (NaN: no class occurs)."""
+    modes = {"miou_intrinsic": JIN_UNSAMPLE_MODE, "miou_intrinsic_own_unsampler": method.unsample_mode}
+    counts = {name: ConfusionMatrix(num_classes, ignore_index, evaluated_classes=evaluated_classes)
+              for name in modes}
+    for sample in samples:
+        labels_hr, grid_lr = evaluation_grid(method, sample["labels"], size_lr, sample["image"].unsqueeze(0))
+        for name, mode in modes.items():
+            counts[name].process(reconstruct_labels(labels_hr, grid_lr, num_classes, mode, ignore_index), labels_hr)
+    return {name: float(matrix.evaluate()["miou"]) for name, matrix in counts.items()}

@@ -112,6 +112,7 @@ class Deformation(DownsamplingMethod):
     name = "deformation"
     Config = DeformationConfig
     label_mode = "nearest"
+    learned_sampler = True
 
     def __init__(self, config: Optional[DeformationConfig] = None, **overrides):
         super().__init__(config, **overrides)
