@@ -83,7 +83,8 @@ NETWORK_METRICS: FrozenSet[str] = frozenset({
 })
 # Metrics of the sampler alone: trained exactly when the sampler has parameters. The
 # ``original`` stage of class_frequency describes the labels before sampling: training-free.
-SAMPLER_METRICS: FrozenSet[str] = frozenset({"class_frequency", "miou_intrinsic", "fraction_pixels_sampled"})
+SAMPLER_METRICS: FrozenSet[str] = frozenset({"class_frequency", "miou_intrinsic", "miou_intrinsic_own_unsampler",
+                                             "fraction_pixels_sampled"})
 # The run keys (MATCH_KEY's identity part without split) that name one configuration.
 RUN_KEY: List[str] = [c for c in MATCH_KEY if c in IDENTITY and c != "split"]
 

@@ -19,7 +19,7 @@ from benchmark.engine.train import load_trained_pipeline
 from benchmark.errors import DsbenchError
 from benchmark.metrics import ConfusionMatrix, MetricSuite
 from benchmark.metrics.suite import no_labels_reason
-from benchmark.metrics.intrinsic import reconstruct_labels
+from benchmark.metrics.intrinsic import JIN_UNSAMPLE_MODE, reconstruct_labels
 from benchmark.ops.sampling import IGNORE_INDEX, downsample_labels
 from benchmark.io import atomic_write
 from benchmark.results import checked_frame, make_row, provenance, read_rows, write_rows
@@ -70,7 +70,11 @@ def evaluate_run(run_dir: os.PathLike, *, device: str = "auto", save_predictions
     train_to_label = np.array(spec.train_id_to_label_id, dtype=np.uint8)
     # Jin's intrinsic error mIoU(Y', Y) on the very grids used for prediction, and the class
     # frequencies before and after sampling (Jin Fig 13): no network involved.
-    intrinsic = ConfusionMatrix(spec.num_classes, evaluated_classes=spec.evaluated_train_ids)
+    # Under its name, Jin's definition (Pi: the nearest sampling point); beside it, the same with the
+    # method's own unsampler (bilinear for uniform, barycentric for edge-based), separately named.
+    intrinsic_modes = {"miou_intrinsic": JIN_UNSAMPLE_MODE, "miou_intrinsic_own_unsampler": pipeline.method.unsample_mode}
+    intrinsic_counts = {name: ConfusionMatrix(spec.num_classes, evaluated_classes=spec.evaluated_train_ids)
+                        for name in intrinsic_modes}
     class_counts = {"original": np.zeros(spec.num_classes, np.int64), "sampled": np.zeros(spec.num_classes, np.int64)}
     seconds = 0.0
     with torch.inference_mode():
@@ -88,8 +92,9 @@ def evaluate_run(run_dir: os.PathLike, *, device: str = "auto", save_predictions
             seconds += time.perf_counter() - tick
             pred_np = pred[0].cpu().numpy()
             suite.process(pred_np, sample["labels"].numpy(), sample["instances"].numpy())
-            intrinsic.process(reconstruct_labels(labels, grid_lr, spec.num_classes, pipeline.method.unsample_mode).cpu(),
-                              labels.cpu())
+            for name, mode in intrinsic_modes.items():
+                intrinsic_counts[name].process(reconstruct_labels(labels, grid_lr, spec.num_classes, mode).cpu(),
+                                               labels.cpu())
             for stage, ids in (("original", labels), ("sampled", downsample_labels(labels, grid_lr, "nearest"))):
                 ids = ids[ids != IGNORE_INDEX].cpu().numpy()
                 class_counts[stage] += np.bincount(ids, minlength=spec.num_classes)[: spec.num_classes]
@@ -99,12 +104,13 @@ def evaluate_run(run_dir: os.PathLike, *, device: str = "auto", save_predictions
     rows = suite.rows(identity, prov)
     rows.append(make_row(identity, "eval_images_per_s", len(dataset) / max(seconds, 1e-9), "img/s", provenance=prov))
     no_labels = no_labels_reason(identity) if int(class_counts["original"].sum()) == 0 else ""
-    intrinsic_miou = float(intrinsic.evaluate()["miou"])
-    if math.isfinite(intrinsic_miou):
-        rows.append(make_row(identity, "miou_intrinsic", intrinsic_miou, "fraction", provenance=prov))
-    else:
-        rows.append(make_row(identity, "miou_intrinsic", None, "fraction", status="skipped", provenance=prov,
-                             reason=no_labels or "no evaluated class occurs in the labels or their reconstruction"))
+    for name, counts in intrinsic_counts.items():
+        intrinsic_miou = float(counts.evaluate()["miou"])
+        if math.isfinite(intrinsic_miou):
+            rows.append(make_row(identity, name, intrinsic_miou, "fraction", provenance=prov))
+        else:
+            rows.append(make_row(identity, name, None, "fraction", status="skipped", provenance=prov,
+                                 reason=no_labels or "no evaluated class occurs in the labels or their reconstruction"))
     for stage, counts in class_counts.items():
         for train_id in spec.evaluated_train_ids:
             measurement = dict(provenance=prov, stage=stage, class_name=spec.class_names[train_id])
@@ -121,7 +127,9 @@ def evaluate_run(run_dir: os.PathLike, *, device: str = "auto", save_predictions
 
     def write_intrinsic(tmp: str) -> None:
         with open(tmp, "wb") as fh:  # a file object: numpy appends no ".npz" suffix
-            np.savez_compressed(fh, confusion=intrinsic.counts, **class_counts)
+            np.savez_compressed(fh, confusion=intrinsic_counts["miou_intrinsic"].counts,
+                                confusion_own_unsampler=intrinsic_counts["miou_intrinsic_own_unsampler"].counts,
+                                **class_counts)
 
     atomic_write(run_dir / f"counts_intrinsic{suffix}.npz", write_intrinsic)
     write_rows(out_csv, frame)

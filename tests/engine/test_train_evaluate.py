@@ -107,6 +107,25 @@ def test_uniform_intrinsic_miou_at_scale_one_is_one(tiny_city, tmp_path):
     assert rows.query("metric == 'miou_intrinsic'")["value"].item() == pytest.approx(1.0)
 
 
+def test_evaluate_stores_jins_intrinsic_miou_under_its_name_and_the_own_unsampler_beside_it(tiny_city, tmp_path):
+    # Jin's mIoU(Y', Y) brings labels back by the nearest sampling point; uniform's own unsampler
+    # is bilinear: the two differ at 16x32, and each equals the verb-free computation of its mode.
+    from benchmark.data import build_dataset
+    from benchmark.metrics.intrinsic import dataset_intrinsic_miou
+    from benchmark.data import DATASETS
+
+    run = tmp_path / "run"
+    cfg = config(tiny_city, run, iters=1)
+    train(cfg, progress=False)
+    rows = read_rows(evaluate_run(run, device="cpu", progress=False)).set_index("metric")["value"]
+    spec = DATASETS.get("synthcity")
+    expected = dataset_intrinsic_miou(methods.uniform.Uniform(), build_dataset("synthcity", tiny_city, "val"),
+                                      cfg.resolution, spec.num_classes, spec.evaluated_train_ids)
+    assert rows["miou_intrinsic"] == pytest.approx(expected["miou_intrinsic"], abs=1e-12)
+    assert rows["miou_intrinsic_own_unsampler"] == pytest.approx(expected["miou_intrinsic_own_unsampler"], abs=1e-12)
+    assert rows["miou_intrinsic"] != pytest.approx(rows["miou_intrinsic_own_unsampler"], abs=1e-6)
+
+
 @pytest.mark.slow
 def test_uniform_unet_beats_majority_class_by_a_wide_margin(small_city, tmp_path):
     run = tmp_path / "learn"
