@@ -27,6 +27,7 @@ if not FIGURES_ONLY:
     include: "workflows/train.smk"
     include: "workflows/evaluate.smk"
     include: "workflows/studies.smk"
+    include: "workflows/superpixels.smk"
     include: "workflows/aggregate.smk"
 
 

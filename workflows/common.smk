@@ -64,6 +64,22 @@ def check_matrix_names(matrix):
 
     for label, entry in matrix["methods"].items():
         METHODS.get(entry["method"])
+    from benchmark.registry import SUPERPIXEL_METHODS
+
+    superpixels = matrix.get("superpixels") or {}
+    for label, entry in superpixels.get("methods", {}).items():
+        SUPERPIXEL_METHODS.get(entry["method"])
+    for name, entry in superpixels.get("datasets", {}).items():
+        if name not in matrix["datasets"] and "root" not in entry:
+            raise ValueError(
+                f"superpixels.datasets.{name}: not a dataset of `datasets:`, so it needs root: "
+                f"(the folder that holds it)"
+            )
+        if "root" in entry and not os.path.isdir(entry["root"]):
+            raise ValueError(
+                f"superpixels.datasets.{name}.root: {entry['root']} is not a folder; put the dataset "
+                f"there or fix the path (BSDS500: the folder holding images/ and groundTruth/)"
+            )
 
 
 if not FIGURES_ONLY:
@@ -209,9 +225,37 @@ def study_output(dataset, study):
     return f"{RUNS}/{dataset}-{study}/metrics.csv"
 
 
+# The superpixel track: each method of `superpixels:` segments each of its datasets' split at
+# every requested count (workflows/superpixels.smk); absent or empty, nothing runs.
+SUPERPIXELS = MATRIX.get("superpixels") or {}
+
+
+def superpixel_output(dataset, label):
+    return f"{RUNS}/{dataset}-superpixels-{label}/metrics.csv"
+
+
+def superpixel_outputs():
+    return [
+        superpixel_output(dataset, label)
+        for dataset in SUPERPIXELS.get("datasets", {})
+        for label in SUPERPIXELS.get("methods", {})
+    ]
+
+
+def superpixel_root(dataset):
+    """A dataset of the matrix (generated or downloaded) keeps its root; bsds500 etc. give theirs."""
+    entry = SUPERPIXELS["datasets"][dataset]
+    return entry["root"] if "root" in entry else dataset_root(dataset)
+
+
+def superpixel_data(dataset):
+    return dataset_marker(dataset) if dataset in MATRIX["datasets"] else []
+
+
 def run_outputs():
-    """Every file `aggregate` collects: per-run rows, plus the dataset studies of the matrix's methods."""
-    outs = []
+    """Every file `aggregate` collects: per-run rows, the dataset studies of the matrix's methods
+    and the superpixel track's rows."""
+    outs = superpixel_outputs()
     for d in run_dirs():
         outs += [f"{d}/metrics.csv", f"{d}/cost.csv", f"{d}/train.csv"]
     outs += [
