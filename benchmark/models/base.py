@@ -12,7 +12,7 @@ convention from :mod:`benchmark.ops.sampling`), for any input size (odd sizes in
 8 for PSPNet and DeepLabv3+, as in their papers).
 
 ``model_options`` are the architecture's own keyword options (e.g. ``hc_levels=2`` for the
-hierarchical-clustering models, ``bottleneck_channels=512`` for PSPNet): every keyword argument
+hierarchical-clustering models, ``bottleneck_channels=256`` for a narrower PSPNet): every keyword argument
 of the model class's ``__init__`` after ``output_stride`` may be given, by name. An unknown
 name raises a :class:`DsbenchError` listing the model's options; no options means the
 architecture's defaults, so existing callers are unaffected.
