@@ -15,9 +15,11 @@ rule train:
     threads: THREADS
     resources:
         gpu=GPU,
+        **JOB_RESOURCES,
     params:
         root=lambda wc: dataset_root(wc.dataset),
         method=lambda wc: method_entry(wc.label)["method"],
+        settings=train_setting_args,
         encoder=lambda wc: MATRIX["models"][wc.model].get("encoder", "resnet18"),
         options=method_option_args,
         run=lambda wc: f"{RUNS}/{run_id(wc.dataset, wc.label, wc.model, wc.res, wc.seed)}",
@@ -28,7 +30,7 @@ rule train:
         "--method {params.method} --label {wildcards.label} --model {wildcards.model} "
         "--encoder {params.encoder} --resolution {wildcards.res} --seed {wildcards.seed} "
         "--iters {params.train[iters]} --batch-size {params.train[batch_size]} "
-        "--lr {params.train[lr]} --checkpoint-every {params.train[checkpoint_every]} "
+        "--lr {params.train[lr]} --checkpoint-every {params.train[checkpoint_every]} {params.settings} "
         "--device {params.device} {params.options} --out {params.run} --quiet > {log} 2>&1"
 
 
