@@ -5,7 +5,9 @@ branches (strides 4, 8, 16, 32; 48, 96, 192, 384 channels for W48) rather than t
 classification "incre" features. The branches are upsampled bilinearly to the stride-4 one and
 concatenated (720 channels for W48), mixed by a 1x1 Conv-BN-ReLU of the same width and classified
 by a 1x1 conv, as in HRNetV2. HRNet keeps its resolution in parallel branches: it has no dilated
-variant, so its output stride is its native 32 (the deepest branch).
+variant, so its output stride is its native 32 (the deepest branch). timm's HRNet fuses branches
+by fixed 2x upsampling, so it needs sides divisible by 32: other inputs are padded (replicated
+border) to the next multiple and the logits cropped back.
 """
 from __future__ import annotations
 
@@ -13,6 +15,7 @@ from typing import List, Optional
 
 import torch
 import torch.nn as nn
+import torch.nn.functional as F
 
 from benchmark.models.base import SegmentationModel, register_model
 from benchmark.models.blocks import ConvNormAct, resize_to
@@ -34,6 +37,13 @@ class HRNetV2(SegmentationModel):
         width = sum(self.encoder.channels[i] for i in self.levels)
         self.fuse = ConvNormAct(width, width, kernel_size=1)
         self.classifier = nn.Conv2d(width, num_classes, 1)
+
+    def forward(self, image: torch.Tensor) -> torch.Tensor:
+        h, w = image.shape[-2:]
+        pad_h, pad_w = (-h) % 32, (-w) % 32
+        padded = F.pad(image, (0, pad_w, 0, pad_h), mode="replicate") if pad_h or pad_w else image
+        logits = resize_to(self.decode(self.encoder(padded)), padded.shape[-2:])
+        return logits[..., :h, :w]
 
     def decode(self, features: List[torch.Tensor]) -> torch.Tensor:
         finest = features[self.levels[0]].shape[-2:]

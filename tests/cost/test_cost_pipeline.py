@@ -24,7 +24,8 @@ def _uniform_cost(model_key: str = "fcn32", encoder: str = "resnet10t", **kwargs
 
 @pytest.mark.parametrize("key", MODELS.keys())
 def test_no_unsupported_op_in_any_registered_model(key):
-    _, cost = _uniform_cost(key)
+    # HRNetV2 reads an HRNet's branches: its smallest timm HRNet instead of the ResNet.
+    _, cost = _uniform_cost(key, encoder="hrnet_w18_small" if key == "hrnetv2" else "resnet10t")
     assert cost["unsupported_ops"] == {}, f"{key}: count these ops or allowlist them: {cost['unsupported_ops']}"
 
 
