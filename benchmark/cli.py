@@ -28,6 +28,15 @@ def parse_size(text: str) -> Tuple[int, int]:
     return h, w
 
 
+def parse_range(text: str) -> Tuple[float, float]:
+    """``0.5,2.0`` -> (0.5, 2.0)."""
+    try:
+        low, high = (float(v) for v in text.split(","))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not LOW,HIGH, e.g. 0.5,2.0")
+    return low, high
+
+
 def parse_split_sizes(text: str) -> Dict[str, int]:
     """``train=64,val=16`` -> {"train": 64, "val": 16}."""
     sizes: Dict[str, int] = {}
@@ -127,6 +136,9 @@ def _run_config_from_args(args: argparse.Namespace):
                      output_stride=args.output_stride, resolution=args.resolution, seed=args.seed,
                      out=args.out, iters=args.iters, batch_size=args.batch_size, lr=args.lr,
                      checkpoint_every=args.checkpoint_every, crop=args.crop, device=args.device,
+                     weight_decay=args.weight_decay, optimizer=args.optimizer, momentum=args.momentum,
+                     lr_policy=args.lr_policy, scale_range=args.scale_range, encoder_weights=args.encoder_weights,
+                     allow_hub_weights=args.allow_hub_weights,
                      weights=args.weights, method_options=parse_options(args.option),
                      eval_split=args.eval_split, train_split=args.train_split,
                      label=args.label or "")
@@ -437,8 +449,16 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--checkpoint-every", type=int, default=defaults.TRAIN_CHECKPOINT_EVERY,
                    help="steps between checkpoints (an interrupted run resumes from the last)")
     p.add_argument("--crop", type=parse_size, default=None, help="training crop HxW at full resolution")
+    p.add_argument("--scale-range", type=parse_range, default=(0.75, 1.25), help="random rescale LOW,HIGH")
+    p.add_argument("--weight-decay", type=float, default=1e-4)
+    p.add_argument("--optimizer", choices=("adamw", "sgd"), default="adamw")
+    p.add_argument("--momentum", type=float, default=0.9, help="SGD momentum")
+    p.add_argument("--lr-policy", choices=("poly", "cosine"), default="poly")
     p.add_argument("--device", default="auto")
     p.add_argument("--weights", default=None, help="local checkpoint for the network (no hub downloads)")
+    p.add_argument("--encoder-weights", default=None,
+                   help="ImageNet weights of the encoder: a local timm checkpoint, or 'hub' (needs --allow-hub-weights)")
+    p.add_argument("--allow-hub-weights", action="store_true", help="allow --encoder-weights hub to download")
     p.add_argument("--option", action="append", default=[], metavar="KEY=VALUE", help="method option")
     p.add_argument("--label", default=None, help="name of this variant in result rows (default: the method)")
     p.add_argument("--train-split", default="train")

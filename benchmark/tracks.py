@@ -46,7 +46,8 @@ class Track:
         spec = DATASETS.get(cfg.dataset)
         method = self.registry.get(cfg.method).from_options(cfg.method_options)
         model = build_model(cfg.model, spec.num_classes, encoder=cfg.encoder, output_stride=cfg.output_stride,
-                            weights=cfg.weights)
+                            weights=cfg.weights, encoder_weights=getattr(cfg, "encoder_weights", None),
+                            allow_hub_weights=getattr(cfg, "allow_hub_weights", False))
         return SegmentationPipeline(method, self.adapt_model(method, model), cfg.resolution, spec.num_classes)
 
 

@@ -60,10 +60,11 @@ def check_matrix_names(matrix):
             )
     for name in matrix["models"]:
         MODELS.get(name)
-    from benchmark.registry import METHODS
+    from benchmark.tracks import find_method
 
+    # Any track that trains a segmentation network (Suzuki's network-downsampling methods too).
     for label, entry in matrix["methods"].items():
-        METHODS.get(entry["method"])
+        find_method(entry["method"])
     from benchmark.registry import SUPERPIXEL_METHODS
 
     superpixels = matrix.get("superpixels") or {}
@@ -159,6 +160,39 @@ def dataset_marker(dataset):
     return [entry["card"]] if "card" in entry else []
 
 
+# train settings -> `dsbench train` flags, beyond the four every config sets; absent: the engine's default.
+OPTIONAL_TRAIN_FLAGS = {
+    "weight_decay": "--weight-decay",
+    "optimizer": "--optimizer",
+    "momentum": "--momentum",
+    "lr_policy": "--lr-policy",
+    "crop": "--crop",
+    "scale_range": "--scale-range",
+}
+
+
+def train_setting_args(wildcards):
+    """The optional train settings of a run (the matrix's, then its method entry's) as flags."""
+    train = {**MATRIX["train"], **method_entry(wildcards.label).get("train", {})}
+    args = []
+    for key, flag in OPTIONAL_TRAIN_FLAGS.items():
+        if key in train:
+            value = train[key]
+            if key == "scale_range":
+                value = ",".join(str(v) for v in value)
+            args.append(f"{flag} {shlex.quote(str(value))}")
+    entry = MATRIX["models"][wildcards.model]
+    if entry.get("encoder_weights"):
+        args.append(f"--encoder-weights {shlex.quote(entry['encoder_weights'])}")
+        if MATRIX.get("allow_hub_weights", False):
+            args.append("--allow-hub-weights")
+    return " ".join(args)
+
+
+# One training or evaluation job's cluster resources (the presets' `resources:`); absent: the profile's.
+JOB_RESOURCES = dict(MATRIX.get("resources", {}))
+
+
 def method_option_args(wildcards):
     entry = method_entry(wildcards.label)
     opts = dict(entry.get("options", {}))
@@ -172,11 +206,9 @@ def method_option_args(wildcards):
 def method_class(label):
     """The registered method class of a config label (imports the method families lazily:
     figures_only runs never need them)."""
-    import methods  # noqa: F401  registers every method
+    from benchmark.tracks import find_method
 
-    from benchmark.registry import METHODS
-
-    return METHODS.get(method_entry(label)["method"])
+    return find_method(method_entry(label)["method"])[1]
 
 
 def prepared_artifact(dataset, label):

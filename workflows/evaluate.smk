@@ -15,6 +15,7 @@ rule evaluate:
     threads: THREADS
     resources:
         gpu=GPU,
+        **JOB_RESOURCES,
     params:
         run=lambda wc: f"{RUNS}/{wc.run}",
         device=DEVICE,

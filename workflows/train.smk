@@ -15,9 +15,11 @@ rule train:
     threads: THREADS
     resources:
         gpu=GPU,
+        **JOB_RESOURCES,
     params:
         dataset=lambda wc: dataset_args(wc.dataset),
         method=lambda wc: method_entry(wc.label)["method"],
+        settings=train_setting_args,
         encoder=lambda wc: MATRIX["models"][wc.model].get("encoder", "resnet18"),
         options=method_option_args,
         run=lambda wc: f"{RUNS}/{run_id(wc.dataset, wc.label, wc.model, wc.res, wc.seed)}",
@@ -28,7 +30,7 @@ rule train:
         "--method {params.method:q} --label {wildcards.label:q} --model {wildcards.model:q} "
         "--encoder {params.encoder:q} --resolution {wildcards.res:q} --seed {wildcards.seed:q} "
         "--iters {params.train[iters]:q} --batch-size {params.train[batch_size]:q} "
-        "--lr {params.train[lr]:q} --checkpoint-every {params.train[checkpoint_every]:q} "
+        "--lr {params.train[lr]:q} --checkpoint-every {params.train[checkpoint_every]:q} {params.settings} "
         "--device {params.device:q} {params.options} --out {params.run:q} --quiet > {log:q} 2>&1"
 
 

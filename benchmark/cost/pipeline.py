@@ -9,6 +9,10 @@ Stages (each traced separately on a seeded random image, method and model in ``e
   (``uses_labels_at_eval``) also get a label map: ``labels_hr`` or a seeded random one.
 * ``network``: ``logits_lr = model(image_lr)``; the network's parameters.
 * ``unsampler``: ``unsample(logits_lr, grid, size_hr, mode=method.unsample_mode)``; no parameters.
+* ``unsampler_search`` (nearest unsampling only: Jin's deformation, the simulated edge-based
+  samplers): the scipy k-d tree search for each pixel's nearest sampling point runs outside the
+  trace, so it is an analytic estimate (:func:`benchmark.ops.nearest_unsample.search_comparisons`,
+  one comparison = one MAC, as for sorting), named in the rows' ``reason`` and in the total.
 
 Counts are per image (traced at ``batch`` images and divided by ``batch``; every counted op is
 linear in the batch). ``macs`` follow :mod:`benchmark.cost.macs`; ``flops = 2 * macs``.
@@ -28,6 +32,11 @@ from benchmark.results import METRICS, make_row
 from benchmark.ops.sampling import Size, check_size, resample, unsample
 
 STAGES = ("sampler", "network", "unsampler")
+# Stages counted analytically, not traced: stage -> the note their rows carry.
+ESTIMATED_STAGES = {
+    "unsampler_search": "estimate: k-d tree nearest-point search (scipy, outside the trace), "
+                        "ceil(log2 hw) x (hw + 2 HW) comparisons",
+}
 
 
 class _SamplerStage(nn.Module):
@@ -118,6 +127,11 @@ def pipeline_cost(method: nn.Module, model: nn.Module, size_hr: Sequence[int], s
         counts["unsampler"] = count_macs(unsampler_stage, (logits_lr, grid))
     params = {"sampler": count_params(method), "network": count_params(model), "unsampler": 0}
     stages = {name: _stage(counts[name], params[name], batch) for name in STAGES}
+    if method.unsample_mode == "nearest":
+        from benchmark.ops.nearest_unsample import search_comparisons
+
+        search = search_comparisons(size_lr[0] * size_lr[1], size_hr[0] * size_hr[1])
+        stages["unsampler_search"] = {"macs": search, "flops": 2 * search, "params": 0}
     unsupported: Counter = Counter()
     for count in counts.values():
         unsupported.update(count.unsupported)
@@ -144,13 +158,17 @@ def cost_rows(identity: Mapping[str, Any], cost: Mapping[str, Any],
     metric in ``cost["not_measured"]`` (``{metric: reason}``) becomes a ``skipped`` row with
     that reason.
     """
-    def row(metric: str, value: Any, **measurement: Any) -> Dict[str, Any]:
-        return make_row(identity, metric, value, METRICS[metric], provenance=provenance, **measurement)
+    def row(metric: str, value: Any, reason: str = "", **measurement: Any) -> Dict[str, Any]:
+        return make_row(identity, metric, value, METRICS[metric], reason=reason, provenance=provenance, **measurement)
 
     rows = []
+    estimated = [s for s in cost["stages"] if s in ESTIMATED_STAGES]
     for stage, numbers in list(cost["stages"].items()) + [("total", cost)]:
+        note = ESTIMATED_STAGES.get(stage, "")
+        if stage == "total" and estimated:
+            note = f"includes the estimated stage(s) {', '.join(estimated)}"
         for metric in ("macs", "flops", "params"):
-            rows.append(row(metric, int(numbers[metric]), stage=stage))
+            rows.append(row(metric, int(numbers[metric]), stage=stage, reason=note))
     unsupported = cost.get("unsupported_ops", {})
     rows.append(row("unsupported_ops", int(sum(unsupported.values())), class_name="all"))
     rows.extend(row("unsupported_ops", int(n), class_name=op) for op, n in sorted(unsupported.items()))

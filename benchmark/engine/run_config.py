@@ -39,6 +39,13 @@ class RunConfig:
     scale_range: Tuple[float, float] = (0.75, 1.25)
     device: str = "auto"
     weights: Optional[str] = None           # local checkpoint for the segmentation network
+    # Added for the paper-scale presets; at their defaults they leave settings(), params and the
+    # training fingerprint exactly as before they existed (see OPTIONAL_TRAINING_DEFAULTS).
+    optimizer: str = "adamw"                # adamw | sgd (with momentum)
+    momentum: float = 0.9                   # SGD momentum (unused by AdamW)
+    lr_policy: str = "poly"                 # poly (power 0.9) | cosine, per iteration, to 0
+    encoder_weights: Optional[str] = None   # ImageNet weights of the timm encoder: a local file, or "hub"
+    allow_hub_weights: bool = False         # permission for encoder_weights="hub" (a download); no setting
     run_id: str = ""
     label: str = ""                         # name in result rows (a method variant of a sweep)
     dataset_card: Optional[str] = None      # the card (absolute path) that defines ``dataset``, if any
@@ -82,6 +89,20 @@ class RunConfig:
             if not ok:
                 bound = "a finite number > 0, e.g. 0.001" if low is not None else "a finite number >= 0, e.g. 0.0001"
                 raise DsbenchError(f"run setting {key}={value!r} must be {bound}")
+        if self.optimizer not in OPTIMIZERS:
+            raise DsbenchError(f"run setting optimizer={self.optimizer!r}; use one of {', '.join(OPTIMIZERS)}")
+        if self.lr_policy not in LR_POLICIES:
+            raise DsbenchError(f"run setting lr_policy={self.lr_policy!r}; use one of {', '.join(LR_POLICIES)}")
+        if isinstance(self.momentum, bool) or not isinstance(self.momentum, (int, float)) \
+                or not 0.0 <= self.momentum < 1.0:
+            raise DsbenchError(f"run setting momentum={self.momentum!r} must be a number in [0, 1), e.g. 0.9")
+        low, high = (float(v) for v in self.scale_range)
+        if not 0.0 < low <= high:
+            raise DsbenchError(f"run setting scale_range={list(self.scale_range)!r} must be LOW,HIGH with "
+                               f"0 < LOW <= HIGH, e.g. 0.5,2.0")
+        if self.encoder_weights == HUB_WEIGHTS and not self.allow_hub_weights:
+            raise DsbenchError("encoder_weights='hub' downloads timm's ImageNet weights; pass --allow-hub-weights "
+                               "to allow it, or give a local file (--encoder-weights PATH)")
         if isinstance(self.seed, bool) or not isinstance(self.seed, int) or self.seed < 0:
             raise DsbenchError(f"run setting seed={self.seed!r} must be an integer >= 0 (as in the workflow schema)")
         try:
@@ -109,6 +130,8 @@ class RunConfig:
         _, cls = find_method(self.method)
         options = {k: path_free(v) for k, v in cls.full_options(self.method_options).items()}
         train = {k: getattr(self, k) for k in TRAIN_SETTINGS}
+        train.update({k: path_free(getattr(self, k)) for k in OPTIONAL_TRAINING_DEFAULTS
+                      if getattr(self, k) != OPTIONAL_TRAINING_DEFAULTS[k]})
         self.track = cls.track
         self.params = canonical_json({"method": self.method, "options": options, "train": train})
 
@@ -116,8 +139,14 @@ class RunConfig:
         """Every setting that defines the run's numbers, without paths or derived fields (files an
         option names count by file name): the same settings in two folders hash the same."""
         d = dataclasses.asdict(self)
-        for k in ("root", "out", "device", "run_id", "log_every", "checkpoint_every", "track", "params"):
+        for k in ("root", "out", "device", "run_id", "log_every", "checkpoint_every", "track", "params",
+                  "allow_hub_weights"):
             d.pop(k)
+        for k, default in OPTIONAL_TRAINING_DEFAULTS.items():
+            if d[k] == default:  # absent at the default: runs made before the setting keep their hash
+                d.pop(k)
+        if "encoder_weights" in d:
+            d["encoder_weights"] = path_free(d["encoder_weights"])
         d["method_options"] = {k: path_free(v) for k, v in d["method_options"].items()}
         d["weights"] = path_free(d["weights"])
         # By file name, like other files; absent when unset so runs without a card hash as before.
@@ -163,6 +192,12 @@ class RunConfig:
 
 # The training settings a run's params record (the method's options are recorded in full beside them).
 TRAIN_SETTINGS = ("iters", "batch_size", "lr", "weight_decay", "crop", "scale_range")
+# Settings recorded (in params, settings() and the fingerprint) only where they differ from these
+# defaults, which are the behaviour from before they existed.
+OPTIONAL_TRAINING_DEFAULTS = {"optimizer": "adamw", "momentum": 0.9, "lr_policy": "poly", "encoder_weights": None}
+OPTIMIZERS = ("adamw", "sgd")
+LR_POLICIES = ("poly", "cosine")
+HUB_WEIGHTS = "hub"
 
 
 def path_free(value: Any) -> Any:

@@ -72,8 +72,23 @@ class CachedSplit:
         return self._cache[index]
 
 
-def _poly_lr(base_lr: float, it: int, total: int) -> float:
-    return base_lr * (1.0 - it / max(total, 1)) ** 0.9
+def scheduled_lr(policy: str, base_lr: float, it: int, total: int) -> float:
+    """Learning rate at iteration ``it`` of ``total``: ``poly`` (1 - it/total)^0.9 (Suzuki,
+    PSPNet, DeepLab) or ``cosine`` (half a cosine from ``base_lr`` to 0)."""
+    progress = it / max(total, 1)
+    if policy == "cosine":
+        return base_lr * 0.5 * (1.0 + math.cos(math.pi * progress))
+    return base_lr * (1.0 - progress) ** 0.9
+
+
+def build_optimizer(cfg: RunConfig, parameters: List[torch.nn.Parameter]) -> torch.optim.Optimizer:
+    """AdamW (the suite's default) or SGD with momentum (Suzuki, Alcover-Couso), with the run's weight decay."""
+    # foreach: one fused update over all tensors; bit-identical to the per-tensor loop torch picks
+    # on CPU, and several times faster for networks of many small layers.
+    if cfg.optimizer == "sgd":
+        return torch.optim.SGD(parameters, lr=cfg.lr, momentum=cfg.momentum, weight_decay=cfg.weight_decay,
+                               foreach=True)
+    return torch.optim.AdamW(parameters, lr=cfg.lr, weight_decay=cfg.weight_decay, foreach=True)
 
 
 def _collate(samples: List[Dict[str, Any]], device: torch.device) -> Dict[str, torch.Tensor]:
@@ -262,10 +277,7 @@ def _train_locked(cfg: RunConfig, run_dir: Path, device: torch.device, spec: Any
         write_rows(run_dir / ROWS, rows)
         return {"status": "skipped", "reason": skip}
 
-    # foreach: one fused update over all tensors; bit-identical to the per-tensor loop torch picks
-    # on CPU, and several times faster for networks of many small layers.
-    optimizer = torch.optim.AdamW([p for p in pipeline.parameters() if p.requires_grad], lr=cfg.lr,
-                                  weight_decay=cfg.weight_decay, foreach=True)
+    optimizer = build_optimizer(cfg, [p for p in pipeline.parameters() if p.requires_grad])
     generator = torch.Generator().manual_seed(cfg.seed)
     start_it = 0
     # The loss log and the timing travel in the checkpoint: a resumed run writes the train.csv
@@ -302,7 +314,7 @@ def _train_locked(cfg: RunConfig, run_dir: Path, device: torch.device, spec: Any
         for it in bar:
             tick = time.perf_counter()
             for group in optimizer.param_groups:
-                group["lr"] = _poly_lr(cfg.lr, it, cfg.iters)
+                group["lr"] = scheduled_lr(cfg.lr_policy, cfg.lr, it, cfg.iters)
             indices = torch.randint(len(dataset), (cfg.batch_size,), generator=generator).tolist()
             samples = [augment(dataset[i], generator) for i in indices]
             batch = _collate(samples, device)
@@ -365,7 +377,7 @@ def load_trained_pipeline(run_dir: Path, device: torch.device) -> tuple:
         raise DsbenchError(f"{final}: no trained weights; run `dsbench train ... --out {run_dir}` first")
     state = load_checkpoint(final)
     expected = cfg.training_fingerprint()
-    cfg.weights = None  # the run's own weights replace any starting checkpoint
+    cfg.weights = cfg.encoder_weights = None  # the run's own weights replace any starting weights
     pipeline = build_pipeline(cfg)  # first: an unknown method or model in run.json is named as such
     # The weights must come from the settings run.json describes (a run.json edited or copied
     # over after training would otherwise label one model's numbers with another's settings).

@@ -12,7 +12,7 @@ convention from :mod:`benchmark.ops.sampling`), for any input size (odd sizes in
 8 for PSPNet and DeepLabv3+, as in their papers).
 
 ``model_options`` are the architecture's own keyword options (e.g. ``hc_levels=2`` for the
-hierarchical-clustering models, ``bottleneck_channels=512`` for PSPNet): every keyword argument
+hierarchical-clustering models, ``bottleneck_channels=256`` for a narrower PSPNet): every keyword argument
 of the model class's ``__init__`` after ``output_stride`` may be given, by name. An unknown
 name raises a :class:`DsbenchError` listing the model's options; no options means the
 architecture's defaults, so existing callers are unaffected.
@@ -44,13 +44,15 @@ class SegmentationModel(nn.Module, abc.ABC):
 
     key: ClassVar[str] = ""
     default_output_stride: ClassVar[int] = 32
+    default_encoder: ClassVar[str] = DEFAULT_ENCODER
+    encoder_options: ClassVar[dict] = {}  # extra timm options of the encoder (HRNetV2: its raw branches)
 
     def __init__(self, num_classes: int, encoder: str = DEFAULT_ENCODER, output_stride: Optional[int] = None):
         super().__init__()
         self.num_classes = check_num_classes(num_classes)
         self.encoder_name = str(encoder)
         self.output_stride = int(output_stride or self.default_output_stride)
-        self.encoder = Encoder(self.encoder_name, self.output_stride)
+        self.encoder = Encoder(self.encoder_name, self.output_stride, self.encoder_options)
 
     @abc.abstractmethod
     def decode(self, features: List[torch.Tensor]) -> torch.Tensor:
@@ -97,15 +99,19 @@ def register_model(key: str) -> Callable[[ModelClass], ModelClass]:
     """Class decorator: register the uniform factory for ``key`` in ``MODELS``."""
 
     def wrap(cls: ModelClass) -> ModelClass:
-        def factory(num_classes: int, encoder: str = DEFAULT_ENCODER, output_stride: Optional[int] = None,
-                    pretrained: bool = False, weights: Optional[str] = None, **model_options: Any) -> nn.Module:
+        def factory(num_classes: int, encoder: Optional[str] = None, output_stride: Optional[int] = None,
+                    pretrained: bool = False, weights: Optional[str] = None, encoder_weights: Optional[str] = None,
+                    allow_hub_weights: bool = False, **model_options: Any) -> nn.Module:
             if pretrained:
                 raise DsbenchError(
-                    f"model {key!r}: pretrained weights would need a hub download, which dsbench never does; "
-                    "save a checkpoint locally and pass weights=PATH"
+                    f"model {key!r}: pretrained weights would need a hub download, which dsbench never does "
+                    "silently; pass encoder_weights=PATH (a local timm checkpoint) or encoder_weights='hub' with "
+                    "allow_hub_weights=True"
                 )
             check_model_options(key, cls, model_options)
-            model = cls(num_classes, encoder=encoder or DEFAULT_ENCODER, output_stride=output_stride, **model_options)
+            model = cls(num_classes, encoder=encoder or cls.default_encoder, output_stride=output_stride, **model_options)
+            if encoder_weights is not None:
+                model.encoder.load_pretrained(encoder_weights, allow_hub=allow_hub_weights)
             if weights is not None:
                 load_weights(model, weights)
             return model

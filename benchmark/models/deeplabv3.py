@@ -5,7 +5,7 @@ The ASPP block is DeepLabv3+'s (:class:`benchmark.models.deeplabv3plus.ASPP`) wi
 atrous branches and image pooling, concatenated, projected by a 1x1 Conv-BN-ReLU, then a 1x1
 classifier on the stride-8 map. Rates (12, 24, 36) at the default output stride 8, (6, 12, 18)
 at 16; ``atrous_rates`` overrides them (Suzuki's HCDeepLabv3 keeps the stride-8 rates at stride
-32). Width 256 as in the paper (DeepLabv3+ here is narrowed to 128; pass ``aspp_channels``).
+32). Width 256 as in the paper (``aspp_channels`` narrows it).
 """
 from __future__ import annotations
 

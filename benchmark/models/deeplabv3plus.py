@@ -4,7 +4,9 @@ ASPP on the deepest feature: a 1x1 branch, three atrous separable 3x3 branches a
 pooling branch, concatenated and projected by a 1x1 Conv-BN-ReLU. Atrous rates are (6, 12, 18)
 at output stride 16 and scale with it ((12, 24, 36) at the default output stride 8). Decoder:
 the stride-4 feature reduced to 48 channels, concatenated with the upsampled ASPP output, two
-separable 3x3 convs, a 1x1 classifier. Widths are narrowed (128 instead of 256) for CPU runs.
+separable 3x3 convs, a 1x1 classifier. Widths 256 as in the paper (Marin's Table 3 count with
+Xception-65, tests/cost/test_paper_costs.py); a CPU budget narrows them by name (``aspp_channels``,
+``decoder_channels``).
 """
 from __future__ import annotations
 
@@ -56,7 +58,7 @@ class DeepLabV3Plus(SegmentationModel):
     default_output_stride = 8
 
     def __init__(self, num_classes: int, encoder: str = DEFAULT_ENCODER, output_stride: Optional[int] = None,
-                 aspp_channels: int = 128, low_level_channels: int = 48, decoder_channels: int = 128):
+                 aspp_channels: int = 256, low_level_channels: int = 48, decoder_channels: int = 256):
         super().__init__(num_classes, encoder, output_stride)
         self.aspp = ASPP(self.encoder.channels[-1], aspp_channels, atrous_rates(self.output_stride))
         reductions = self.encoder.reductions

@@ -6,13 +6,15 @@ feature maps ``[(B, C_i, h_i, w_i)]`` from fine to coarse; ``channels[i]`` and `
 smaller output stride is timm's ``output_stride`` option: the last stages keep their resolution
 and use atrous convolutions instead of striding.
 
-Weights are never downloaded: encoders are built with random initialisation and trained
-checkpoints are loaded with ``weights=PATH`` (see :mod:`benchmark.models.weights`).
+Encoders are built with random initialisation and trained checkpoints are loaded with
+``weights=PATH`` (see :mod:`benchmark.models.weights`). ImageNet-pretrained encoder weights (the
+papers' starting point) come from a local timm checkpoint (:meth:`Encoder.load_pretrained`), or
+from the hub only when the caller explicitly allows the download: never silently.
 """
 from __future__ import annotations
 
 import difflib
-from typing import List
+from typing import List, Optional
 
 import timm
 import torch
@@ -45,15 +47,14 @@ class Encoder(nn.Module):
     from fine to coarse.
     """
 
-    def __init__(self, name: str = DEFAULT_ENCODER, output_stride: int = 32):
+    def __init__(self, name: str = DEFAULT_ENCODER, output_stride: int = 32, timm_options: Optional[dict] = None):
         super().__init__()
         self.name = str(name)
         self.output_stride = check_output_stride(output_stride)
         if not timm.is_model(self.name):
             raise _unknown_encoder(self.name)
-        # Stride 32 is every encoder's native stride: not passing it keeps encoders that have no
-        # dilation option (e.g. vision transformers) usable.
-        options = {} if self.output_stride == 32 else {"output_stride": self.output_stride}
+        self.options = self._timm_options(timm_options)
+        options = self.options
         try:
             self.body = timm.create_model(self.name, features_only=True, pretrained=False, **options)
         except (TypeError, ValueError, AssertionError, RuntimeError, NotImplementedError) as exc:
@@ -68,6 +69,36 @@ class Encoder(nn.Module):
                 f"encoder {self.name!r} ignored output_stride={self.output_stride} (its deepest stride is "
                 f"{max(self.reductions)}); use an encoder that supports dilation, such as {DEFAULT_ENCODER}"
             )
+
+    def _timm_options(self, extra: Optional[dict]) -> dict:
+        # Stride 32 is every encoder's native stride: not passing it keeps encoders that have no
+        # dilation option (e.g. vision transformers) usable.
+        options = {} if self.output_stride == 32 else {"output_stride": self.output_stride}
+        return {**options, **(extra or {})}
+
+    def load_pretrained(self, source: str, allow_hub: bool = False) -> None:
+        """Load the encoder's ImageNet weights: ``source`` is a local timm checkpoint of
+        ``self.name`` (read through timm's ``pretrained_cfg_overlay=dict(file=...)``, so timm maps
+        the classifier-bearing checkpoint onto the feature extractor), or ``"hub"`` for timm's
+        default weights, which needs ``allow_hub=True``."""
+        from pathlib import Path
+
+        if source == "hub":
+            if not allow_hub:
+                raise DsbenchError(f"encoder {self.name!r}: hub weights need an explicit allow (--allow-hub-weights); "
+                                   "or pass a local file")
+            overlay = {}
+        elif Path(source).is_file():
+            overlay = {"pretrained_cfg_overlay": {"file": str(source)}}
+        else:
+            raise DsbenchError(f"encoder weights {source}: file not found; pass a timm checkpoint of {self.name} "
+                               f"(e.g. saved with torch.save(timm.create_model({self.name!r}).state_dict(), PATH))")
+        try:
+            pretrained = timm.create_model(self.name, features_only=True, pretrained=True, **overlay, **self.options)
+        except (RuntimeError, ValueError, OSError, KeyError) as exc:
+            raise DsbenchError(f"encoder weights {source}: cannot be loaded into {self.name!r} "
+                               f"({exc.__class__.__name__}: {exc})") from None
+        self.body.load_state_dict(pretrained.state_dict(), strict=True)
 
     def forward(self, image: torch.Tensor) -> List[torch.Tensor]:
         return list(self.body(image))

@@ -4,6 +4,7 @@ Pyramid: the encoder levels with stride >= 4 (P2..P5 for a ResNet). Lateral 1x1 
 top-down pathway (bilinear upsample to the finer level's exact size, add) and a 3x3 output conv
 per level. Semantic head: each level goes through 3x3 Conv-GroupNorm-ReLU stages, each followed
 by a 2x upsample, until it reaches stride 4; the levels are summed and a 1x1 conv classifies.
+Widths as in Panoptic FPN: 256 pyramid channels, 128 in the semantic head.
 """
 from __future__ import annotations
 
@@ -49,7 +50,7 @@ class FPN(SegmentationModel):
     default_output_stride = 32
 
     def __init__(self, num_classes: int, encoder: str = DEFAULT_ENCODER, output_stride: Optional[int] = None,
-                 pyramid_channels: int = 128, segmentation_channels: int = 64, dropout: float = 0.1):
+                 pyramid_channels: int = 256, segmentation_channels: int = 128, dropout: float = 0.1):
         super().__init__(num_classes, encoder, output_stride)
         reductions = self.encoder.reductions
         self.levels = [i for i, r in enumerate(reductions) if r >= 4] or list(range(len(reductions)))

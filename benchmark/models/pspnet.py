@@ -2,7 +2,8 @@
 
 Each bin pools the deepest feature, reduces it to C/4 channels with a 1x1 conv and resizes it
 back; the four maps are concatenated with the feature, fused by a 3x3 Conv-BN-ReLU and
-classified by a 1x1 conv. Pooled branches carry no BatchNorm (see :mod:`blocks`).
+classified by a 1x1 conv. Pooled branches carry no BatchNorm (see :mod:`blocks`). The fusion
+conv has 512 channels as in PSPNet (and Marin's Table 3 count, tests/cost/test_paper_costs.py).
 """
 from __future__ import annotations
 
@@ -25,7 +26,7 @@ class PSPNet(SegmentationModel):
     default_output_stride = 8
 
     def __init__(self, num_classes: int, encoder: str = DEFAULT_ENCODER, output_stride: Optional[int] = None,
-                 bins: Sequence[int] = PSP_BINS, bottleneck_channels: int = 256, dropout: float = 0.1):
+                 bins: Sequence[int] = PSP_BINS, bottleneck_channels: int = 512, dropout: float = 0.1):
         super().__init__(num_classes, encoder, output_stride)
         in_channels = self.encoder.channels[-1]
         branch_channels = max(1, in_channels // len(bins))

@@ -9,8 +9,13 @@ Registers ``UNSAMPLERS["nearest"]`` in ``benchmark.ops.sampling``. The nearest-p
 scipy k-d tree on the CPU (O((hw + HW) log hw)); the gather runs on the logits' device and is
 differentiable in the logits. Ties (a pixel exactly midway) go to whichever point the k-d tree
 returns, which is deterministic.
+
+The search runs outside the traced graph, so :mod:`benchmark.cost` cannot count it;
+:func:`search_comparisons` is its analytic estimate, reported as a stage of its own.
 """
 from __future__ import annotations
+
+import math
 
 import numpy as np
 import torch
@@ -37,6 +42,18 @@ def nearest_sample_index(grid: torch.Tensor, size_hr: Size) -> torch.Tensor:
     for b in range(B):
         _, index[b] = cKDTree(points[b]).query(queries, k=1)
     return torch.from_numpy(index).to(grid.device)
+
+
+def search_comparisons(n_points: int, n_queries: int, dims: int = 2) -> int:
+    """Estimated coordinate comparisons of :func:`nearest_sample_index` for one image.
+
+    An estimate, not a count: building a balanced k-d tree over ``n_points`` compares every point
+    once per level (``n_points x ceil(log2 n_points)``), and each of the ``n_queries`` descends
+    ``ceil(log2 n_points)`` levels comparing ``dims`` coordinates per node (backtracking past a
+    splitting plane is left out, so the true number is somewhat higher).
+    """
+    levels = max(1, math.ceil(math.log2(max(2, n_points))))
+    return int(levels * (n_points + n_queries * dims))
 
 
 def unsample_nearest(logits_lr: torch.Tensor, grid_lr: torch.Tensor, size_hr: Size) -> torch.Tensor:

@@ -24,7 +24,8 @@ def _uniform_cost(model_key: str = "fcn32", encoder: str = "resnet10t", **kwargs
 
 @pytest.mark.parametrize("key", MODELS.keys())
 def test_no_unsupported_op_in_any_registered_model(key):
-    _, cost = _uniform_cost(key)
+    # HRNetV2 reads an HRNet's branches: its smallest timm HRNet instead of the ResNet.
+    _, cost = _uniform_cost(key, encoder="hrnet_w18_small" if key == "hrnetv2" else "resnet10t")
     assert cost["unsupported_ops"] == {}, f"{key}: count these ops or allowlist them: {cost['unsupported_ops']}"
 
 
@@ -161,3 +162,32 @@ def test_peak_memory_that_cannot_be_measured_is_a_skipped_row(monkeypatch, tmp_p
     memory = df[df.metric == "peak_memory_mib"]
     assert memory["status"].tolist() == ["skipped"] and memory["value"].isna().all()
     assert "cannot reset the resident-set high-water mark" in memory["reason"].item()
+
+
+def test_nearest_unsampling_search_is_an_estimated_stage_in_the_total_and_rows():
+    from benchmark.cost import ESTIMATED_STAGES
+    from benchmark.ops.nearest_unsample import search_comparisons
+
+    model = build_model("fcn32", NUM_CLASSES, encoder="resnet10t")
+    method = METHODS.create("deformation")
+    assert method.unsample_mode == "nearest"
+    cost = pipeline_cost(method, model, SIZE_HR, SIZE_LR)
+    h, w = SIZE_LR
+    H, W = SIZE_HR
+    # 512 grid points: 9 tree levels; build 9 x 512, queries 9 x 2 x 2048.
+    assert search_comparisons(h * w, H * W) == 9 * (512 + 2 * 2048) > 0
+    assert cost["stages"]["unsampler_search"] == {"macs": 9 * (512 + 2 * 2048), "flops": 18 * (512 + 2 * 2048),
+                                                  "params": 0}
+    assert cost["macs"] == sum(stage["macs"] for stage in cost["stages"].values())
+    rows = to_frame(cost_rows({"run_id": "r", "dataset": "d", "split": "val", "track": "t", "method": "deformation",
+                               "params": "{}", "model": "fcn32", "height": h, "width": w, "seed": 0}, cost))
+    search = rows[rows["stage"] == "unsampler_search"]
+    assert set(search["metric"]) == {"macs", "flops", "params"}
+    assert (search["reason"] == ESTIMATED_STAGES["unsampler_search"]).all()
+    total = rows[(rows["stage"] == "total") & (rows["metric"] == "macs")]
+    assert "unsampler_search" in total["reason"].iloc[0]
+
+
+def test_traced_unsamplers_have_no_estimated_stage():
+    _, cost = _uniform_cost()
+    assert set(cost["stages"]) == set(STAGES)
