@@ -14,8 +14,8 @@ rule evaluate:
         "../environment.yml"
     threads: THREADS
     resources:
-        gpu=GPU,
         **JOB_RESOURCES,
+        gpu=GPU,
     params:
         run=lambda wc: f"{RUNS}/{wc.run}",
         device=DEVICE,

@@ -14,8 +14,8 @@ rule train:
         "../environment.yml"
     threads: THREADS
     resources:
-        gpu=GPU,
         **JOB_RESOURCES,
+        gpu=GPU,
     params:
         dataset=lambda wc: dataset_args(wc.dataset),
         method=lambda wc: method_entry(wc.label)["method"],
