@@ -413,6 +413,13 @@ def cmd_study(args: argparse.Namespace) -> int:
     return 0
 
 
+def add_superpixel_dataset_arguments(p: argparse.ArgumentParser) -> None:
+    """The ground truth a superpixel verb scores against: BSDS500 or a Cityscapes-layout dataset."""
+    p.add_argument("--dataset", required=True, help="bsds500, or a dataset in the Cityscapes layout (synthcity)")
+    p.add_argument("--root", required=True, help="dataset folder")
+    p.add_argument("--split", required=True)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="dsbench", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="verb", required=True)
@@ -566,9 +573,7 @@ def build_parser() -> argparse.ArgumentParser:
              "score superpixel label maps made by any tool (<image_id>.png or .csv per image) against a "
              "dataset's ground truth")
     p.add_argument("--segmentations", required=True, help="folder with one label map per image of the split")
-    p.add_argument("--dataset", required=True, help="bsds500, or a dataset in the Cityscapes layout (synthcity)")
-    p.add_argument("--root", required=True, help="dataset folder")
-    p.add_argument("--split", required=True)
+    add_superpixel_dataset_arguments(p)
     p.add_argument("--out", default=None, help="CSV of the per-pair rows (image, annotator)")
     p.add_argument("--json", action="store_true", help="print the means as JSON")
 
@@ -576,9 +581,7 @@ def build_parser() -> argparse.ArgumentParser:
              "run a superpixel method over a split for each requested count; writes OUT/<n>/<image_id>.png, "
              "OUT/pairs.csv and OUT/metrics.csv")
     p.add_argument("--method", required=True, help="registered superpixel method")
-    p.add_argument("--dataset", required=True, help="bsds500, or a dataset in the Cityscapes layout (synthcity)")
-    p.add_argument("--root", required=True, help="dataset folder")
-    p.add_argument("--split", required=True)
+    add_superpixel_dataset_arguments(p)
     p.add_argument("--n", type=int, nargs="+", required=True, help="requested superpixel counts, e.g. 100 200 400")
     p.add_argument("--out", required=True, help="output folder")
     p.add_argument("--option", action="append", default=[], metavar="KEY=VALUE", help="method option")
