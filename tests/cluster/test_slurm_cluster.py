@@ -3,12 +3,13 @@
 tests/cluster/local_slurm.sh installs (apt, first time only: slurmctld slurmd slurmdbd
 slurm-client munge mariadb-server) and starts munged, a private MariaDB, slurmdbd, slurmctld and
 slurmd, all configured in a temporary directory; the cluster's accounting is what lets `sacct`
-answer, and the Snakemake SLURM executor polls job status with sacct. A tiny experiment (make_data,
-one training, evaluate, aggregate, figures) then runs twice, side by side: through
-`--profile workflows/profiles/slurm` (one sbatch job per rule) and locally (`--cores 2`). The local run
-stops at the metrics. The test checks that sacct lists one completed job per rule in the test
-partition, and that both runs wrote the same metric rows: every value equal except the provenance columns and the timing
-metrics (workflows/tolerances.yaml `ignore:`), which depend on when and where a job ran.
+answer, and the Snakemake SLURM executor polls job status with sacct. A tiny experiment
+(make_data, one training, evaluate, aggregate, figures) then runs twice, side by side: through
+`--profile workflows/profiles/slurm` (one sbatch job per rule) and locally (`--cores 2`, up to
+the metrics). The test checks that sacct lists one completed job per rule in the test
+partition, and that both runs wrote the same metric rows: every value equal except the
+provenance columns and the timing metrics (workflows/tolerances.yaml `ignore:`), which depend on
+when and where a job ran.
 
 The profile is overridden on the command line only for what a 2-CPU node without a GPU needs:
 `--config ... device=cpu threads_per_job=1` (the profile asks 4 CPUs per training job) and
@@ -19,11 +20,13 @@ through a `dsbench` shim first on PATH and PYTHONPATH, which sbatch exports to t
 
 Needs root (the daemons switch users) and apt or the packages already installed; skipped
 otherwise. Stops every daemon and removes its directories afterwards; the packages stay.
-Measured on a shared 2-core machine (load average ~7 from other work): 6 min 44 s end to end with
-the packages installed (cluster start 7 s, stop 13 s). Most of it is per-job overhead: each SLURM
-job starts Snakemake twice (the sbatch script, then its srun step), each start imports torch to
-build the DAG, and the executor's status polls start 5 s apart and grow by 10 s while nothing
-finishes.
+
+Measured end to end on a shared 2-core machine, packages installed: 5 min 16 s at load average
+1-3, 6 min 44 s at ~7 (cluster start 7-9 s, stop 11-13 s). From no packages, apt update and
+install added 25 s to the start (5 min 54 s in all; the install alone took 68 s once under
+load). Most of the time is per-job overhead: each SLURM job starts Snakemake twice (the sbatch
+script, then its srun step), each start imports torch to build the DAG, and the executor's
+status polls start 5 s apart and grow by 10 s while nothing finishes.
 """
 import os
 import shutil
