@@ -1,5 +1,6 @@
-"""The Snakemake DAG: lint, format, dry runs (default, ci, slurm), readable config errors, a
-smoke run of every rule at toy size, and figures rebuilt from stored metrics without torch."""
+"""The Snakemake DAG: lint, format, dry runs (default, ci, slurm, slurm_gpu), readable config
+errors, a smoke run of every rule at toy size, and figures rebuilt from stored metrics without
+torch. The DAG on a real SLURM cluster: tests/cluster/test_slurm_cluster.py."""
 import os
 import subprocess
 import sys
@@ -66,7 +67,7 @@ def test_named_experiment_dry_run_trains_its_own_matrix(tmp_path, name):
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("profile", ["ci", "slurm"])
+@pytest.mark.parametrize("profile", ["ci", "slurm", "slurm_gpu"])
 def test_profiles_dry_run(tmp_path, profile):
     proc = snakemake("-n", "--profile", str(ROOT / "workflows/profiles" / profile), cwd=tmp_path)
     assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
