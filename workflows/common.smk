@@ -1,5 +1,4 @@
 # Shared helpers: the run matrix from the config, run ids, and command-line fragments.
-import itertools
 import os
 import json
 import shlex
@@ -17,7 +16,7 @@ FIGURES_ONLY = str(config.get("figures_only", False)).lower() in ("1", "true", "
 from snakemake.exceptions import WorkflowError
 
 from benchmark.errors import DsbenchError
-from benchmark.matrix import build_matrix
+from benchmark.matrix import build_matrix, entry_models, run_keys
 
 try:
     MATRIX = build_matrix(config)
@@ -43,12 +42,13 @@ def check_matrix_names(matrix):
                 f"datasets.{name}.root: {entry['root']} is not a folder; put the dataset there "
                 f"(see README, 'Real Cityscapes') or fix the path in workflows/config.yaml"
             )
-    for name in matrix["models"]:
-        MODELS.get(name)
-    from benchmark.registry import METHODS
+    for label in matrix["methods"]:
+        for name in entry_models(matrix, label):
+            MODELS.get(name)
+    from benchmark.tracks import find_method
 
     for label, entry in matrix["methods"].items():
-        METHODS.get(entry["method"])
+        find_method(entry["method"])  # any track: Suzuki's methods are network downsampling
 
 
 if not FIGURES_ONLY:
@@ -78,16 +78,14 @@ def run_id(dataset, label, model, res, seed):
 
 
 def run_matrix():
-    """Every (dataset, label, model, resolution, seed) the config asks for."""
-    return list(
-        itertools.product(
-            MATRIX["datasets"],
-            MATRIX["methods"],
-            MATRIX["models"],
-            MATRIX["resolutions"],
-            MATRIX["seeds"],
-        )
-    )
+    """Every (dataset, label, model, resolution, seed) the config asks for (a method entry's own
+    models and resolutions replace the top-level ones for it)."""
+    return run_keys(MATRIX)
+
+
+def model_entry(label, model):
+    """The settings (encoder) of ``model`` as the method entry ``label`` runs it."""
+    return entry_models(MATRIX, label)[model]
 
 
 def run_dirs():
@@ -127,11 +125,9 @@ def method_option_args(wildcards):
 def method_class(label):
     """The registered method class of a config label (imports the method families lazily:
     figures_only runs never need them)."""
-    import methods  # noqa: F401  registers every method
+    from benchmark.tracks import find_method
 
-    from benchmark.registry import METHODS
-
-    return METHODS.get(method_entry(label)["method"])
+    return find_method(method_entry(label)["method"])[1]
 
 
 def prepared_artifact(dataset, label):

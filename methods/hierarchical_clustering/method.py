@@ -10,17 +10,28 @@ decoding through the assignments instead of bilinear upsampling. A run is then
 from __future__ import annotations
 
 import dataclasses
+from typing import Any, Dict, List, Mapping
 
+import torch
 import torch.nn as nn
 
 from benchmark.errors import DsbenchError
 from benchmark.registry import MODELS, NETWORK_METHODS
+from benchmark.results import METRICS, make_row
 from methods.base import MethodConfig, NetworkDownsamplingMethod
 from methods.hierarchical_clustering.clustering import PAPER_TAU
 from methods.hierarchical_clustering.models import PAPER_BRANCH, PAPER_LEVELS
 
 # Base model key -> its HC variant's key.
 HC_VARIANT = {"fcn32": "hcfcn32", "fpn": "hcfpn", "pspnet": "hcpspnet", "deeplabv3": "hcdeeplabv3"}
+
+
+# Suzuki Fig. 3 rows, one per cell of the finest clustered level's grid (size_bin = row-major cell
+# index, stage = CLUSTER_GRID_STAGE with the grid size): the cell's final cluster, and the label at
+# the cell's centre pixel (the figure draws the label map under the cluster boundaries).
+CLUSTER_METRIC = "cluster_id"
+CELL_LABEL_METRIC = "cluster_cell_label"
+CLUSTER_GRID_STAGE = "cells={h}x{w}"
 
 
 @dataclasses.dataclass
@@ -49,3 +60,31 @@ class HierarchicalClustering(NetworkDownsamplingMethod):
         if unexpected:  # the HC variant must hold every weight of its base model
             raise DsbenchError(f"hierarchical_clustering: {key}'s weights {unexpected[:3]} have no place in {hc.key}")
         return hc
+
+    def evaluation_rows(self, pipeline: nn.Module, dataset: Any, identity: Mapping[str, Any],
+                        provenance: Mapping[str, Any]) -> List[Dict[str, Any]]:
+        """The final clusters of the eval split's first image (Suzuki Fig. 3); none at levels 0."""
+        model = pipeline.model
+        if not model.encoder.clustered:
+            return []
+        sample = dataset[0]
+        image = sample["image"].unsqueeze(0).to(next(model.parameters()).device)
+        model.save_assignment = True
+        try:
+            with torch.inference_mode():
+                pipeline.predict(image)
+            clusters = model.last_clusters()[0].cpu()  # (h, w) final cluster of each cell
+        finally:
+            model.save_assignment = False
+        h, w = clusters.shape
+        labels = sample["labels"]  # (H, W) train ids at full resolution
+        rows_at = (torch.arange(h) * 2 + 1) * labels.shape[0] // (2 * h)  # cell centres
+        cols_at = (torch.arange(w) * 2 + 1) * labels.shape[1] // (2 * w)
+        cell_labels = labels[rows_at][:, cols_at]
+        stage = CLUSTER_GRID_STAGE.format(h=h, w=w)
+        out = []
+        for metric, values in ((CLUSTER_METRIC, clusters), (CELL_LABEL_METRIC, cell_labels)):
+            out += [make_row(identity, metric, int(v), METRICS[metric], provenance=provenance, stage=stage,
+                             size_bin=str(i))
+                    for i, v in enumerate(values.flatten().tolist())]
+        return out
