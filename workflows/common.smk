@@ -47,8 +47,9 @@ def check_matrix_names(matrix):
             MODELS.get(name)
     from benchmark.tracks import find_method
 
+    # Any track: Suzuki's hierarchical clustering is network downsampling.
     for label, entry in matrix["methods"].items():
-        find_method(entry["method"])  # any track: Suzuki's methods are network downsampling
+        find_method(entry["method"])
 
 
 if not FIGURES_ONLY:

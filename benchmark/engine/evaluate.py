@@ -96,8 +96,8 @@ def evaluate_run(run_dir: os.PathLike, *, device: str = "auto", save_predictions
     rows = suite.rows(identity, prov)
     rows.append(make_row(identity, "eval_images_per_s", len(dataset) / max(seconds, 1e-9), "img/s", provenance=prov))
     rows.append(make_row(identity, "miou_intrinsic", intrinsic.evaluate()["miou"], "fraction", provenance=prov))
-    # The method's own rows about the trained run (Suzuki's cluster map of one image).
-    rows += pipeline.method.evaluation_rows(pipeline, dataset, identity, prov)
+    if not center_crop:  # the method's own rows about the trained run (Suzuki's cluster map of one image)
+        rows += pipeline.method.evaluation_rows(pipeline, dataset, identity, prov)
     for stage, counts in class_counts.items():
         for train_id in spec.evaluated_train_ids:
             rows.append(make_row(identity, "class_frequency", counts[train_id] / max(counts.sum(), 1), "fraction",

@@ -23,7 +23,7 @@ from paper_figures.suzuki.shared import (LEVEL_PANEL_KEY, REPORTED_TITLE, THIN_S
 
 EXPERIMENT = "suzuki_hc"
 TITLE = "Suzuki 2021, Table 2: IoU of thin and small classes, FCN-32 vs HCFCN-32"
-XLABEL = "class"
+XLABEL = "class (thin and small, Table 2)"
 YLABEL = "IoU (%)"
 COMPARED = ["FCN-32", "HCFCN-32"]
 # Each architecture in the colour of its run label (FCN-32 = level 0, HCFCN-32 = level 2).

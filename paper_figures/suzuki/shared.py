@@ -154,7 +154,7 @@ def models_table(df: pd.DataFrame, title: str, reported_source: str, only: Optio
     markdown, latex = [f"## {title}\n"], []
     miou = summaries["miou"]
     if miou.empty:
-        md_notes, tex_notes = notes(f"no data: needs ok 'miou' rows of {', '.join(names)} runs")
+        md_notes, tex_notes = notes(f"No data: needs ok 'miou' rows of {', '.join(names)} runs")
         markdown.append(md_notes)
         latex.append(tex_notes)
     for key, group in miou.groupby(LEVEL_PANEL_KEY, sort=True):

@@ -33,7 +33,7 @@ def make(df: pd.DataFrame) -> Dict[str, str]:
     summary = seed_summary(rows.assign(branch=rows["branch"].astype(str)), LEVEL_PANEL_KEY + ["branch"])
     markdown, latex = [f"## {TITLE}\n"], []
     if summary.empty:
-        md_notes, tex_notes = notes("no data: needs ok 'miou' rows of hierarchical_clustering runs on fcn32 at "
+        md_notes, tex_notes = notes("No data: needs ok 'miou' rows of hierarchical_clustering runs on fcn32 at "
                                     f"levels {PAPER_LEVELS} (experiment suzuki_table1)")
         markdown.append(md_notes)
         latex.append(tex_notes)

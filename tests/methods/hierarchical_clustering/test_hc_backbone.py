@@ -278,3 +278,40 @@ def test_similarity_and_decoding_macs_are_one_per_candidate_term():
     assert decoded.unsupported == {}
     # one multiply(-add) per term: the first candidate multiplies, the other 8 accumulate
     assert decoded.by_op["addcmul"] == 8 * 8 * 6 * 10 and decoded.by_op["mul"] >= 8 * 6 * 10
+
+
+def test_last_clusters_follow_every_level_to_the_coarsest_seed():
+    model = build_model("hcfcn32", 2, encoder=TINY, model_options={"hc_levels": 2, "hard": True}).eval()
+    model.save_assignment = True
+    with torch.no_grad():
+        model(torch.randn(1, 3, 64, 128))
+    finest = model.last_assignment(as_cluster_ids=True)  # (1, 8, 16): stride-8 cells -> stride-16 seeds
+    clusters = model.last_clusters()
+    assert clusters.shape == finest.shape and clusters.dtype == torch.int64
+    # the composition by hand: a stride-8 cell's seed is a stride-16 cell; that cell's own seed is the cluster
+    coarsest = cluster_ids(model._last_assignments[0])  # (1, 4, 8): stride-16 cells -> stride-32 seeds
+    expected = coarsest.flatten(1)[0, finest.flatten(1)[0]].view_as(finest)
+    assert torch.equal(clusters, expected)
+    assert int(clusters.max()) < 2 * 4  # at most HW / 32^2 clusters
+
+
+def test_evaluation_rows_store_one_images_cluster_map():
+    from benchmark.engine.pipeline import SegmentationPipeline
+    from methods.hierarchical_clustering.method import CELL_LABEL_METRIC, CLUSTER_METRIC, HierarchicalClustering
+
+    method = HierarchicalClustering()
+    pipeline = SegmentationPipeline(method, build_model("hcfcn32", 3, encoder=TINY), (64, 128), 3).eval()
+    labels = torch.zeros(64, 128, dtype=torch.int64)
+    labels[:, 64:] = 2
+    dataset = [{"image": torch.rand(3, 64, 128), "labels": labels}]
+    identity = {"run_id": "r", "dataset": "synthcity", "split": "val", "method": "hc", "model": "fcn32",
+                "height": 64, "width": 128, "seed": 0}
+    rows = method.evaluation_rows(pipeline, dataset, identity, {})
+    assert {r["metric"] for r in rows} == {CLUSTER_METRIC, CELL_LABEL_METRIC} and len(rows) == 2 * 8 * 16
+    assert {r["stage"] for r in rows} == {"cells=8x16"}
+    cell_labels = [r["value"] for r in rows if r["metric"] == CELL_LABEL_METRIC]
+    assert cell_labels[:16] == [0] * 8 + [2] * 8  # the label at each cell's centre, row-major
+    assert not pipeline.model.save_assignment  # evaluation of later images records nothing
+    plain = SegmentationPipeline(HierarchicalClustering(levels=0),
+                                 build_model("hcfcn32", 3, encoder=TINY, model_options={"hc_levels": 0}), (64, 128), 3)
+    assert plain.method.evaluation_rows(plain, dataset, identity, {}) == []
