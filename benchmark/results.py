@@ -212,9 +212,9 @@ METRICS: Dict[str, str] = {
     "sampling_point_col": "px",
     "image_height": "px",                # the label map the points were computed on
     "image_width": "px",
-    # Suzuki Fig 3 (hierarchical clustering's evaluation, one image): per cell of the finest clustered
-    # level's grid (size_bin = row-major cell index, stage "cells=<h>x<w>"), its final cluster and the
-    # label at its centre.
-    "cluster_id": "id",
-    "cluster_cell_label": "train id",
+    # Suzuki Fig 3 (hierarchical clustering's evaluation, one image): an edge between two cells of the
+    # finest clustered level's grid in different final clusters / of different labels; value and
+    # size_bin = row-major index of the cell left of or above it, stage "cells=<h>x<w>,right" / ",down".
+    "cluster_boundary": "cell",
+    "label_boundary": "cell",
 }

@@ -26,12 +26,23 @@ from methods.hierarchical_clustering.models import PAPER_BRANCH, PAPER_LEVELS
 HC_VARIANT = {"fcn32": "hcfcn32", "fpn": "hcfpn", "pspnet": "hcpspnet", "deeplabv3": "hcdeeplabv3"}
 
 
-# Suzuki Fig. 3 rows, one per cell of the finest clustered level's grid (size_bin = row-major cell
-# index, stage = CLUSTER_GRID_STAGE with the grid size): the cell's final cluster, and the label at
-# the cell's centre pixel (the figure draws the label map under the cluster boundaries).
-CLUSTER_METRIC = "cluster_id"
-CELL_LABEL_METRIC = "cluster_cell_label"
-CLUSTER_GRID_STAGE = "cells={h}x{w}"
+# Suzuki Fig. 3 rows: the edges between cells of different final clusters, and between cells of
+# different labels (the label at each cell's centre), of the finest clustered level's grid; one
+# row per edge, value and size_bin = row-major index of the cell left of / above it, stage =
+# CLUSTER_GRID_STAGE with the grid size and the direction. Edges, not every cell, and a grid of at
+# most MAX_CLUSTER_CELLS (finer grids subsampled at cell centres): a few hundred rows per run.
+CLUSTER_METRIC = "cluster_boundary"
+LABEL_METRIC = "label_boundary"
+CLUSTER_GRID_STAGE = "cells={h}x{w},{direction}"  # direction: right or down
+MAX_CLUSTER_CELLS = 32 * 64  # the stride-8 grid of a 256x512 input (level 2, the paper's model)
+
+
+def cell_edges(grid: torch.Tensor):
+    """``(direction, row-major index)`` of every edge between 4-neighbouring cells of ``grid`` that differ."""
+    w = grid.shape[1]
+    for direction, differs in (("right", grid[:, :-1] != grid[:, 1:]), ("down", grid[:-1] != grid[1:])):
+        rows, cols = differs.nonzero(as_tuple=True)
+        yield from ((direction, int(r) * w + int(c)) for r, c in zip(rows, cols))
 
 
 @dataclasses.dataclass
@@ -76,15 +87,18 @@ class HierarchicalClustering(NetworkDownsamplingMethod):
             clusters = model.last_clusters()[0].cpu()  # (h, w) final cluster of each cell
         finally:
             model.save_assignment = False
+        step = 1
+        while (clusters.shape[0] // step) * (clusters.shape[1] // step) > MAX_CLUSTER_CELLS:
+            step *= 2
+        clusters = clusters[step // 2::step, step // 2::step]
         h, w = clusters.shape
         labels = sample["labels"]  # (H, W) train ids at full resolution
         rows_at = (torch.arange(h) * 2 + 1) * labels.shape[0] // (2 * h)  # cell centres
         cols_at = (torch.arange(w) * 2 + 1) * labels.shape[1] // (2 * w)
         cell_labels = labels[rows_at][:, cols_at]
-        stage = CLUSTER_GRID_STAGE.format(h=h, w=w)
         out = []
-        for metric, values in ((CLUSTER_METRIC, clusters), (CELL_LABEL_METRIC, cell_labels)):
-            out += [make_row(identity, metric, int(v), METRICS[metric], provenance=provenance, stage=stage,
-                             size_bin=str(i))
-                    for i, v in enumerate(values.flatten().tolist())]
+        for metric, grid in ((CLUSTER_METRIC, clusters), (LABEL_METRIC, cell_labels)):
+            out += [make_row(identity, metric, index, METRICS[metric], provenance=provenance, size_bin=str(index),
+                             stage=CLUSTER_GRID_STAGE.format(h=h, w=w, direction=direction))
+                    for direction, index in cell_edges(grid)]
         return out

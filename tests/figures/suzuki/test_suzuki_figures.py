@@ -9,7 +9,7 @@ from matplotlib.figure import Figure
 
 import paper_figures
 from benchmark.registry import FIGURES
-from paper_figures.suzuki.fig_clusters import boundary_segments, cell_maps
+from paper_figures.suzuki.fig_clusters import cell_maps
 from paper_figures.suzuki.shared import architectures
 from paper_figures.synthetic import row, rows_frame, run_identity
 
@@ -45,10 +45,13 @@ def suzuki_rows(seeds=(0, 1)) -> List[dict]:
                 # pole never learned by anyone: the figure must say so instead of drawing zeros
                 rows.append(row(identity, "iou", 0.0 if name == "pole" else miou / (c + 1), class_name=name))
     identity = _identity("hcfcn32_levels2", "fcn32", "hierarchical_clustering", 0, levels=2)
-    clusters = np.repeat(np.repeat(np.arange(8).reshape(2, 4), 2, axis=0), 2, axis=1)  # 4x8 cells, 2x2 per cluster
-    for i, (cluster, label) in enumerate(zip(clusters.flatten(), (np.arange(32) // 16))):
-        rows.append(row(identity, "cluster_id", int(cluster), stage="cells=4x8", size_bin=str(i)))
-        rows.append(row(identity, "cluster_cell_label", int(label), stage="cells=4x8", size_bin=str(i)))
+    # 4x8 cells, 2x2 cells per cluster: edges right of columns 1, 3, 5 in every row, below row 1 in every column
+    for r in range(4):
+        for c in (1, 3, 5):
+            rows.append(row(identity, "cluster_boundary", r * 8 + c, stage="cells=4x8,right", size_bin=str(r * 8 + c)))
+    for c in range(8):
+        rows.append(row(identity, "cluster_boundary", 1 * 8 + c, stage="cells=4x8,down", size_bin=str(8 + c)))
+    rows.append(row(identity, "label_boundary", 1 * 8 + 0, stage="cells=4x8,down", size_bin="8"))
     return rows
 
 
@@ -125,10 +128,11 @@ def test_table1_lists_the_branches_and_the_deeplab_pair():
     assert "| DeepLabv3 | 41.1 ± 0.1 |" in md and "| HCDeepLabv3 | 40.1 ± 0.1 |" in md
 
 
-def test_cluster_map_is_read_back_from_rows_and_boundaries_lie_between_clusters():
-    (title, levels, clusters, labels), = cell_maps(rows_frame(suzuki_rows()))
-    assert levels == 2 and clusters.shape == (4, 8) and len(np.unique(clusters)) == 8
-    assert labels[0, 0] == 0 and labels[3, 7] == 1
-    segments = boundary_segments(clusters)
-    # 3 vertical cluster edges x 4 rows + 1 horizontal edge x 8 columns
-    assert len(segments) == 3 * 4 + 8
+def test_cluster_edges_are_read_back_from_rows_as_cell_edge_segments():
+    (title, levels, size, cluster_edges, label_edges), = cell_maps(rows_frame(suzuki_rows()))
+    assert levels == 2 and size == (4, 8) and title[-1] == "HCFCN-32, level 2"
+    assert len(cluster_edges) == 3 * 4 + 8 and len(label_edges) == 1
+    assert ((1.5, 1.5), (-0.5, 0.5)) in cluster_edges  # right of cell (0, 1)
+    assert label_edges == [((-0.5, 0.5), (1.5, 1.5))]  # below cell (1, 0)
+    fig = FIGURES.get("suzuki_clusters")(rows_frame(suzuki_rows()))
+    assert [len(c.get_segments()) for c in fig.axes[0].collections] == [1, 20]
