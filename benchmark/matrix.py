@@ -13,6 +13,10 @@ replaced by one variant per point of the Cartesian product of its grid and train
 ``<entry label>_<key><value>`` for each grid key in sorted order, e.g. ``deformation_sigma_frac0p08``
 or ``uniform_batch_size8``. An empty grid ``{}`` in a list is the point with nothing changed: the
 entry itself under its own label.
+
+Per-entry models and resolutions. Every method entry runs on every top-level ``models`` entry at
+every top-level ``resolutions`` entry, unless it sets its own ``models`` / ``resolutions`` (same
+form as the top-level keys), which replace those for that entry alone (:func:`run_keys`).
 """
 from __future__ import annotations
 
@@ -74,9 +78,23 @@ def build_matrix(config: Mapping[str, Any]) -> Dict[str, Any]:
 
 
 def run_keys(matrix: Mapping[str, Any]) -> List[Tuple[str, str, str, str, int]]:
-    """Every (dataset, method label, model, resolution, seed) of a built matrix, in DAG order."""
-    return list(itertools.product(matrix["datasets"], matrix["methods"], matrix["models"],
-                                  matrix["resolutions"], matrix["seeds"]))
+    """Every (dataset, method label, model, resolution, seed) of a built matrix, in DAG order:
+    each method entry on its own ``models`` and ``resolutions`` where it sets them, else on the
+    top-level ones."""
+    return [(dataset, label, model, resolution, seed)
+            for dataset in matrix["datasets"]
+            for label in matrix["methods"]
+            for model in entry_models(matrix, label)
+            for resolution in matrix["methods"][label].get("resolutions", matrix["resolutions"])
+            for seed in matrix["seeds"]]
+
+
+def entry_models(matrix: Mapping[str, Any], label: str) -> Mapping[str, Mapping[str, Any]]:
+    """Model name -> model entry (its encoder) that the method entry ``label`` runs on.
+
+    A method entry's own ``models`` replaces the top-level ``models`` for that entry (Suzuki's
+    HC runs need ResNet models, the other methods the default U-Net)."""
+    return matrix["methods"][label].get("models", matrix["models"])
 
 
 # --- grids ---------------------------------------------------------------------------------

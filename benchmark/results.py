@@ -267,4 +267,9 @@ METRICS: Dict[str, str] = {
     "image_rgb": "0xRRGGBB",             # value = R * 65536 + G * 256 + B of one pixel
     "image_rgb_height": "px",
     "image_rgb_width": "px",
+    # Suzuki Fig 3 (hierarchical clustering's evaluation, one image): an edge between two cells of the
+    # finest clustered level's grid in different final clusters / of different labels; value and
+    # size_bin = row-major index of the cell left of or above it, stage "cells=<h>x<w>,right" / ",down".
+    "cluster_boundary": "cell",
+    "label_boundary": "cell",
 }

@@ -19,7 +19,7 @@ from __future__ import annotations
 import abc
 import dataclasses
 import inspect
-from typing import Any, Callable, ClassVar, Dict, Mapping, Optional, Tuple, Type
+from typing import Any, Callable, ClassVar, Dict, List, Mapping, Optional, Tuple, Type
 
 import torch
 import torch.nn as nn
@@ -146,6 +146,12 @@ class DownsamplingMethod(nn.Module, abc.ABC):
     def extra_loss_terms(self) -> Dict[str, torch.Tensor]:
         """Auxiliary losses computed during the last ``sampler`` call (e.g. an edge loss)."""
         return {}
+
+    def evaluation_rows(self, pipeline: nn.Module, dataset: Any, identity: Mapping[str, Any],
+                        provenance: Mapping[str, Any]) -> List[Dict[str, Any]]:
+        """Tidy rows of the method's own that the evaluation of a trained run stores beside its
+        metrics (e.g. Suzuki's cluster map of one image, for Fig. 3); none by default."""
+        return []
 
 
 class NetworkDownsamplingMethod(DownsamplingMethod):

@@ -1,6 +1,6 @@
 """Paper figures and tables, made from stored tidy rows alone (never torch, never a method).
 
-Layout: one subpackage per paper (``marin``, ``jin``, ``alcover``) and ``common`` for the
+Layout: one subpackage per paper (``marin``, ``jin``, ``alcover``, ``suzuki``) and ``common`` for the
 cross-paper outputs (cost curves, trimap, results table). In each, a ``fig_*.py`` / ``table_*.py``
 module registers one output in :data:`benchmark.registry.FIGURES` (``make(df)`` returns a
 :class:`matplotlib.figure.Figure` or ``dict(markdown=str, latex=str)``); ``shared.py`` holds the
@@ -18,7 +18,7 @@ from typing import Dict, List
 
 from benchmark.registry import FIGURES
 
-SUBPACKAGES = ("common", "marin", "jin", "alcover", "superpixels")  # superpixels: that track (PCNet, Suzuki)
+SUBPACKAGES = ("common", "marin", "jin", "alcover", "suzuki", "superpixels")  # superpixels: that track (PCNet, Suzuki)
 # figure id -> the experiment whose runs it shows (filled on import from the modules' EXPERIMENT).
 EXPERIMENT_OF: Dict[str, str] = {}
 

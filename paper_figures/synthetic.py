@@ -32,6 +32,8 @@ DEFAULT_OPTIONS: Dict[str, Dict[str, object]] = {
     "edge_sim": {"image_mode": "bilinear", "radius": 2.0, "sigma_frac": 0.125},
     "interpolation": {"image_mode": "bilinear", "blocks": 1, "filters": 16},
     "soft_labels": {"image_mode": "bilinear", "label_mode": "soft-bilinear", "mc": True},
+    "hierarchical_clustering": {"image_mode": "bilinear", "levels": 2, "branch": "block", "tau": 0.07, "hard": False,
+                                "dcn": False},
 }
 TRACKS: Dict[str, str] = {"hierarchical_clustering": "network_downsampling", "superpixels": "superpixels"}
 DEFAULT_TRACK = "input_downsampling"

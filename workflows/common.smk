@@ -1,5 +1,4 @@
 # Shared helpers: the run matrix from the config, run ids, and command-line fragments.
-import itertools
 import os
 import json
 import shlex
@@ -17,7 +16,7 @@ FIGURES_ONLY = str(config.get("figures_only", False)).lower() in ("1", "true", "
 from snakemake.exceptions import WorkflowError
 
 from benchmark.errors import DsbenchError
-from benchmark.matrix import build_matrix
+from benchmark.matrix import build_matrix, entry_models, run_keys
 
 try:
     MATRIX = build_matrix(config)
@@ -58,11 +57,12 @@ def check_matrix_names(matrix):
                 f"datasets.{name}.root: {entry['root']} is not a folder; put the dataset there "
                 f"(see README, 'Real Cityscapes') or fix the path in workflows/config.yaml"
             )
-    for name in matrix["models"]:
-        MODELS.get(name)
+    for label in matrix["methods"]:
+        for name in entry_models(matrix, label):
+            MODELS.get(name)
     from benchmark.tracks import find_method
 
-    # Any track that trains a segmentation network (Suzuki's network-downsampling methods too).
+    # Any track: Suzuki's hierarchical clustering is network downsampling.
     for label, entry in matrix["methods"].items():
         find_method(entry["method"])
     from benchmark.registry import SUPERPIXEL_METHODS
@@ -110,16 +110,14 @@ def run_id(dataset, label, model, res, seed):
 
 
 def run_matrix():
-    """Every (dataset, label, model, resolution, seed) the config asks for."""
-    return list(
-        itertools.product(
-            MATRIX["datasets"],
-            MATRIX["methods"],
-            MATRIX["models"],
-            MATRIX["resolutions"],
-            MATRIX["seeds"],
-        )
-    )
+    """Every (dataset, label, model, resolution, seed) the config asks for (a method entry's own
+    models and resolutions replace the top-level ones for it)."""
+    return run_keys(MATRIX)
+
+
+def model_entry(label, model):
+    """The settings (encoder) of ``model`` as the method entry ``label`` runs it."""
+    return entry_models(MATRIX, label)[model]
 
 
 def run_dirs():
@@ -181,7 +179,7 @@ def train_setting_args(wildcards):
             if key == "scale_range":
                 value = ",".join(str(v) for v in value)
             args.append(f"{flag} {shlex.quote(str(value))}")
-    entry = MATRIX["models"][wildcards.model]
+    entry = model_entry(wildcards.label, wildcards.model)
     if entry.get("encoder_weights"):
         args.append(f"--encoder-weights {shlex.quote(entry['encoder_weights'])}")
         if MATRIX.get("allow_hub_weights", False):

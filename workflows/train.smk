@@ -20,7 +20,7 @@ rule train:
         dataset=lambda wc: dataset_args(wc.dataset),
         method=lambda wc: method_entry(wc.label)["method"],
         settings=train_setting_args,
-        encoder=lambda wc: MATRIX["models"][wc.model].get("encoder", "resnet18"),
+        encoder=lambda wc: model_entry(wc.label, wc.model).get("encoder", "resnet18"),
         options=method_option_args,
         run=lambda wc: f"{RUNS}/{run_id(wc.dataset, wc.label, wc.model, wc.res, wc.seed)}",
         train=lambda wc: {**MATRIX["train"], **method_entry(wc.label).get("train", {})},

@@ -111,6 +111,8 @@ def evaluate_run(run_dir: os.PathLike, *, device: str = "auto", save_predictions
         else:
             rows.append(make_row(identity, name, None, "fraction", status="skipped", provenance=prov,
                                  reason=no_labels or "no evaluated class occurs in the labels or their reconstruction"))
+    if not center_crop:  # the method's own rows about the trained run (Suzuki's cluster map of one image)
+        rows += pipeline.method.evaluation_rows(pipeline, dataset, identity, prov)
     for stage, counts in class_counts.items():
         for train_id in spec.evaluated_train_ids:
             measurement = dict(provenance=prov, stage=stage, class_name=spec.class_names[train_id])

@@ -21,11 +21,13 @@ Appendix A; default False).
 
 Assignments: set ``model.save_assignment = True`` and, after a forward pass,
 :meth:`HierarchicalClusteringModel.last_assignment` returns the finest clustered level's
-assignment ``(B, 9, H, W)`` or its cluster-id map ``(B, H, W)`` (to draw cluster boundaries).
+assignment ``(B, 9, H, W)`` or its cluster-id map ``(B, H, W)``, and
+:meth:`HierarchicalClusteringModel.last_clusters` the final clusters (Suzuki Fig. 3): each cell of
+the finest clustered level's grid followed through every level to its coarsest-level seed.
 """
 from __future__ import annotations
 
-from typing import Dict, Optional, Sequence
+from typing import Dict, List, Optional, Sequence
 
 import torch
 
@@ -80,7 +82,7 @@ class HierarchicalClusteringModel(SegmentationModel):
         super().__init__(num_classes, encoder, output_stride, **base_options)
         self.encoder = HierarchicalClusteringBackbone(self.encoder, hc_levels, hc_branch, tau=tau, hard=hard, dcn=dcn)
         self.save_assignment = False
-        self._last_assignment: Optional[torch.Tensor] = None
+        self._last_assignments: List[torch.Tensor] = []  # coarsest first, as take_assignments gives them
         self._assignment_by_stride: Dict[int, torch.Tensor] = {}
 
     @property
@@ -105,7 +107,7 @@ class HierarchicalClusteringModel(SegmentationModel):
         features = self.encoder(image)
         pairs = self.encoder.take_assignments()
         if self.save_assignment:
-            self._last_assignment = pairs[-1][1].detach() if pairs else None
+            self._last_assignments = [assign.detach() for _, assign in pairs]
         # levels above the logits' stride are decoded inside decode() (FPN), the rest after it
         self._assignment_by_stride = {level.coarse_stride: assign for level, assign in pairs
                                       if level.coarse_stride > self.logits_stride}
@@ -121,11 +123,30 @@ class HierarchicalClusteringModel(SegmentationModel):
 
         Needs ``model.save_assignment = True`` before the forward pass (kept detached).
         """
-        if self._last_assignment is None:
+        finest = self._saved_assignments()[-1]
+        return cluster_ids(finest) if as_cluster_ids else finest
+
+    def last_clusters(self) -> torch.Tensor:
+        """``(B, H, W)`` int64 final cluster of each cell of the finest clustered level (grid ``H x W``).
+
+        The hard assignment of every level composed, coarsest seed last: the id is ``m * w + n``
+        of the seed in the coarsest level's ``h x w`` seed grid (``HW / 32^2`` clusters of the
+        input at output stride 32, as in Suzuki Fig. 3). Needs ``save_assignment`` as above.
+        """
+        levels = self._saved_assignments()
+        clusters = cluster_ids(levels[0])  # (B, H_1, W_1): ids in the coarsest seed grid
+        for assign in levels[1:]:
+            # each finer cell's seed is a cell of the coarser grid: take that cell's cluster
+            seeds = cluster_ids(assign)
+            clusters = clusters.flatten(1).gather(1, seeds.flatten(1)).view_as(seeds)
+        return clusters
+
+    def _saved_assignments(self) -> List[torch.Tensor]:
+        if not self._last_assignments:
             reason = ("the model has hc_levels=0" if not self.encoder.clustered else
                       "set model.save_assignment = True and run a forward pass first")
             raise DsbenchError(f"{self.key}: no assignment saved; {reason}")
-        return cluster_ids(self._last_assignment) if as_cluster_ids else self._last_assignment
+        return self._last_assignments
 
 
 @register_model("hcfcn32")

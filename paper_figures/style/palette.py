@@ -44,7 +44,13 @@ METHOD_ORDER: List[str] = [
     "interpolation",
     "soft_labels", "soft_labels_mc_off", "soft_labels_label_bicubic", "soft_labels_colour_bicubic",
     "soft_labels_bicubic", "soft_labels_bs1", "soft_labels_bs2", "soft_labels_bs4", "soft_labels_bs8",
-    "hierarchical_clustering", "superpixels",
+    "hierarchical_clustering",
+    # Suzuki 2021 (experiments suzuki_hc, suzuki_table1): HCFCN-32 by level (0 = FCN-32) and by
+    # sampling branch (the config entry hcfcn32 sweeps them), and the plain / HC models at full size.
+    "hcfcn32", "hcfcn32_levels0", "hcfcn32_levels1", "hcfcn32_levels2", "hcfcn32_levels3", "hcfcn32_levels4",
+    "hcfcn32_branchidentity", "hcfcn32_branchresidual", "hcfcn32_branchblock",
+    "atrous_fcn", "pspnet", "hcpspnet", "deeplabv3", "hcdeeplabv3",
+    "superpixels",
     # the superpixels track's members (paper_figures.superpixels): classical, then deep
     "slic", "felzenszwalb", "seeds", "lsc", "snic", "ers", "ssn", "hcssn", "scn", "pcnet",
 ]

@@ -330,3 +330,56 @@ def test_a_missing_top_level_key_is_named():
     config = shipped()
     del config["seeds"]
     assert error_of(config).startswith("seeds: required key is missing")
+
+
+# --- per-entry models and resolutions (Suzuki's HC runs) ----------------------------------------
+
+
+def test_an_entry_runs_on_its_own_models_and_resolutions_only():
+    config = with_methods(uniform={"method": "uniform"},
+                          hc={"method": "hierarchical_clustering", "models": {"fcn32": {"encoder": "resnet10t"}},
+                              "resolutions": ["256x512"]})
+    keys = run_keys(build_matrix(config))
+    assert [k for k in keys if k[1] == "hc"] == [("synthcity", "hc", "fcn32", "256x512", 0)]
+    assert [k for k in keys if k[1] == "uniform"] == [("synthcity", "uniform", "unet", r, 0)
+                                                      for r in SHIPPED["resolutions"]]
+
+
+def test_an_entry_may_set_only_its_resolutions_and_grid_variants_keep_them():
+    config = with_methods(hc={"method": "hierarchical_clustering", "resolutions": ["64x128"],
+                              "grid": {"levels": [1, 2]}})
+    assert run_keys(build_matrix(config)) == [("synthcity", f"hc_levels{lv}", "unet", "64x128", 0) for lv in (1, 2)]
+
+
+def test_suzuki_hc_runs_exactly_the_paper_models_at_full_size():
+    keys = run_keys(build_matrix(shipped(experiment="suzuki_hc")))
+    assert keys == [("synthcity", label, model, "256x512", 0) for label, model in
+                    [*((f"hcfcn32_levels{lv}", "fcn32") for lv in range(5)), ("atrous_fcn", "atrous_fcn"),
+                     ("pspnet", "pspnet"), ("hcpspnet", "pspnet")]]
+
+
+def test_suzuki_table1_runs_the_three_branches_and_the_deeplab_pair():
+    keys = run_keys(build_matrix(shipped(experiment="suzuki_table1")))
+    assert [(k[1], k[2]) for k in keys] == [("hcfcn32_branchidentity", "fcn32"), ("hcfcn32_branchresidual", "fcn32"),
+                                            ("hcfcn32_branchblock", "fcn32"), ("deeplabv3", "deeplabv3"),
+                                            ("hcdeeplabv3", "deeplabv3")]
+
+
+@pytest.mark.parametrize("entry,path", [
+    ({"method": "uniform", "models": {}}, "methods.uniform.models"),
+    ({"method": "uniform", "models": {"fcn32": {"encoder": "resnet18", "stride": 8}}}, "methods.uniform.models.fcn32.stride"),
+    ({"method": "uniform", "models": ["fcn32"]}, "methods.uniform.models"),
+    ({"method": "uniform", "resolutions": []}, "methods.uniform.resolutions"),
+    ({"method": "uniform", "resolutions": ["256x512", "256x512"]}, "methods.uniform.resolutions"),
+    ({"method": "uniform", "resolutions": ["256X512"]}, "methods.uniform.resolutions[0]"),
+    ({"method": "uniform", "models": {"FCN": {}}}, "methods.uniform.models.FCN"),
+])
+def test_bad_entry_models_and_resolutions_are_named(entry, path):
+    message = error_of(with_methods(uniform=entry))
+    assert message.startswith(f"{path}:"), message
+
+
+def test_bad_entry_resolutions_inside_an_experiment_are_named_under_the_experiment():
+    config = shipped(experiment="suzuki_hc")
+    config["experiments"]["suzuki_hc"]["methods"]["hcpspnet"]["resolutions"] = ["256x0"]
+    assert error_of(config).startswith("experiments.suzuki_hc.methods.hcpspnet.resolutions[0]:")

@@ -2,6 +2,7 @@
 errors, a smoke run of every rule at toy size, and figures rebuilt from stored metrics without
 torch. The DAG on a real SLURM cluster: tests/cluster/test_slurm_cluster.py."""
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -9,9 +10,12 @@ from pathlib import Path
 import pytest
 import yaml
 
+from benchmark.matrix import build_matrix, run_keys
+
 ROOT = Path(__file__).resolve().parents[2]
 SNAKEFILE = ROOT / "Snakefile"
 SMK_FILES = [SNAKEFILE, *sorted((ROOT / "workflows").glob("*.smk"))]
+CONFIG = yaml.safe_load((ROOT / "workflows/config.yaml").read_text())
 
 
 def snakemake(*args, cwd, env=None, timeout=600):
@@ -45,7 +49,8 @@ def test_default_dry_run_covers_every_rule_and_method(tmp_path):
                  "figures"):
         assert f"rule {rule}:" in out, rule
     config = yaml.safe_load((ROOT / "workflows/config.yaml").read_text())
-    n_runs = len(config["methods"]) * len(config["models"]) * len(config["resolutions"]) * len(config["seeds"])
+    n_runs = len(run_keys(build_matrix(config)))
+    assert n_runs == len(config["methods"]) * len(config["models"]) * len(config["resolutions"]) * len(config["seeds"])
     assert out.count("rule train:") == n_runs
     assert {"16x32", "32x64", "64x128", "128x256"} == set(config["resolutions"])
 
@@ -53,16 +58,12 @@ def test_default_dry_run_covers_every_rule_and_method(tmp_path):
 @pytest.mark.slow  # one Snakemake dry run per experiment (~10 s each)
 @pytest.mark.parametrize("name", sorted(yaml.safe_load((ROOT / "workflows/config.yaml").read_text())["experiments"]))
 def test_named_experiment_dry_run_trains_its_own_matrix(tmp_path, name):
-    from benchmark.matrix import build_matrix
-
     config = yaml.safe_load((ROOT / "workflows/config.yaml").read_text())
     experiment = build_matrix({**config, "experiment": name})  # grids expanded into their variants
     proc = snakemake("-n", "--cores", "2", "--config", f"experiment={name}", cwd=tmp_path)
     assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
     out = proc.stdout + proc.stderr
-    n_runs = (len(experiment["methods"]) * len(experiment["models"]) * len(experiment["resolutions"])
-              * len(experiment["seeds"]))
-    assert out.count("rule train:") == n_runs
+    assert out.count("rule train:") == len(run_keys(experiment))  # per-entry models / resolutions included
     assert experiment["runs_dir"] in out
 
 
@@ -169,3 +170,17 @@ def test_figures_rebuild_from_stored_metrics_without_torch(tmp_path):
     html = report.read_text(errors="replace")
     for key in paper_figures.figure_ids():
         assert key in html, key
+
+
+@pytest.mark.slow  # one Snakemake dry run per experiment (~10 s each)
+@pytest.mark.parametrize("name", ["suzuki_hc", "suzuki_table1"])
+def test_suzuki_dry_runs_train_only_the_declared_models_at_full_size(tmp_path, name):
+    proc = snakemake("-n", "-p", "--cores", "2", "--config", f"experiment={name}", cwd=tmp_path)
+    assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
+    out = proc.stdout + proc.stderr
+    expected = {f"results/{name}/runs/{d}-{label}-{model}-{res}-s{seed}/model.pt"
+                for d, label, model, res, seed in run_keys(build_matrix({**CONFIG, "experiment": name}))}
+    trained = set(re.findall(rf"results/{name}/runs/\S+/model\.pt", out))
+    assert trained == expected
+    assert "--encoder resnet10t" in out and "--resolution 256x512" in out
+    assert "unet" not in " ".join(trained)

@@ -278,3 +278,64 @@ def test_similarity_and_decoding_macs_are_one_per_candidate_term():
     assert decoded.unsupported == {}
     # one multiply(-add) per term: the first candidate multiplies, the other 8 accumulate
     assert decoded.by_op["addcmul"] == 8 * 8 * 6 * 10 and decoded.by_op["mul"] >= 8 * 6 * 10
+
+
+def test_last_clusters_follow_every_level_to_the_coarsest_seed():
+    model = build_model("hcfcn32", 2, encoder=TINY, model_options={"hc_levels": 2, "hard": True}).eval()
+    model.save_assignment = True
+    with torch.no_grad():
+        model(torch.randn(1, 3, 64, 128))
+    finest = model.last_assignment(as_cluster_ids=True)  # (1, 8, 16): stride-8 cells -> stride-16 seeds
+    clusters = model.last_clusters()
+    assert clusters.shape == finest.shape and clusters.dtype == torch.int64
+    # the composition by hand: a stride-8 cell's seed is a stride-16 cell; that cell's own seed is the cluster
+    coarsest = cluster_ids(model._last_assignments[0])  # (1, 4, 8): stride-16 cells -> stride-32 seeds
+    expected = coarsest.flatten(1)[0, finest.flatten(1)[0]].view_as(finest)
+    assert torch.equal(clusters, expected)
+    assert int(clusters.max()) < 2 * 4  # at most HW / 32^2 clusters
+
+
+def test_evaluation_rows_store_the_edges_of_one_images_clusters_and_labels():
+    from benchmark.engine.pipeline import SegmentationPipeline
+    from methods.hierarchical_clustering.method import CLUSTER_METRIC, LABEL_METRIC, HierarchicalClustering
+
+    method = HierarchicalClustering()
+    pipeline = SegmentationPipeline(method, build_model("hcfcn32", 3, encoder=TINY), (64, 128), 3).eval()
+    labels = torch.zeros(64, 128, dtype=torch.int64)
+    labels[:, 64:] = 2  # one vertical label edge, right of cell column 7 of the 8x16 stride-8 grid
+    dataset = [{"image": torch.rand(3, 64, 128), "labels": labels}]
+    identity = {"run_id": "r", "dataset": "synthcity", "split": "val", "method": "hc", "model": "fcn32",
+                "height": 64, "width": 128, "seed": 0}
+    rows = method.evaluation_rows(pipeline, dataset, identity, {})
+    assert {r["stage"] for r in rows} <= {"cells=8x16,right", "cells=8x16,down"}
+    label_edges = [(r["stage"], r["value"]) for r in rows if r["metric"] == LABEL_METRIC]
+    assert label_edges == [("cells=8x16,right", r * 16 + 7) for r in range(8)]
+    keys = [(r["metric"], r["stage"], r["size_bin"]) for r in rows]
+    assert len(set(keys)) == len(keys)  # aggregate refuses repeated row keys
+    pipeline.model.save_assignment = True
+    with torch.inference_mode():
+        pipeline.predict(dataset[0]["image"].unsqueeze(0))
+    clusters = pipeline.model.last_clusters()[0]
+    right = int((clusters[:, :-1] != clusters[:, 1:]).sum())
+    down = int((clusters[:-1] != clusters[1:]).sum())
+    cluster_rows = [r for r in rows if r["metric"] == CLUSTER_METRIC]
+    assert [r["stage"] for r in cluster_rows].count("cells=8x16,right") == right and len(cluster_rows) == right + down
+    pipeline.model.save_assignment = False
+    plain = SegmentationPipeline(HierarchicalClustering(levels=0),
+                                 build_model("hcfcn32", 3, encoder=TINY, model_options={"hc_levels": 0}), (64, 128), 3)
+    assert plain.method.evaluation_rows(plain, dataset, identity, {}) == []
+
+
+def test_evaluation_rows_subsample_fine_grids_to_at_most_the_cap():
+    from benchmark.engine.pipeline import SegmentationPipeline
+    from methods.hierarchical_clustering.method import HierarchicalClustering, MAX_CLUSTER_CELLS
+
+    torch.manual_seed(0)  # random features: some cluster edges to read the grid size from
+    method = HierarchicalClustering(levels=4)  # finest clustered grid: stride 2, 128x256 cells at 256x512
+    model = build_model("hcfcn32", 3, encoder=TINY, model_options={"hc_levels": 4})
+    pipeline = SegmentationPipeline(method, model, (256, 512), 3).eval()
+    dataset = [{"image": torch.rand(3, 256, 512), "labels": torch.zeros(256, 512, dtype=torch.int64)}]
+    rows = method.evaluation_rows(pipeline, dataset, {"run_id": "r"}, {})
+    (grid,) = {r["stage"].split(",")[0] for r in rows}
+    h, w = (int(v) for v in grid.split("=")[1].split("x"))
+    assert h * w <= MAX_CLUSTER_CELLS and (h, w) == (32, 64)
