@@ -50,6 +50,7 @@ MARIN_PSPNET_RESNET50 = {64: 4.20, 128: 11.08, 256: 44.05}
 MARIN_DEEPLABV3PLUS_XCEPTION65 = {160: 17.23, 192: 24.81, 224: 33.77}
 
 
+@pytest.mark.slow  # fvcore over a paper-size network: about 8 s
 def test_marin_table3_pspnet_resnet50(capsys):
     ours = {side: network_gmacs(capsys, "pspnet", "resnet50", side) for side in MARIN_PSPNET_RESNET50}
     for side in (128, 256):
@@ -65,6 +66,7 @@ def test_marin_table3_pspnet_resnet50(capsys):
     assert MARIN_PSPNET_RESNET50[64] > 1.4 * extrapolated
 
 
+@pytest.mark.slow  # fvcore over a paper-size network: about 8 s
 def test_marin_table3_deeplabv3plus_xception65(capsys):
     for side, printed in MARIN_DEEPLABV3PLUS_XCEPTION65.items():
         assert network_gmacs(capsys, "deeplabv3plus", "xception65", side) == pytest.approx(printed, rel=TOLERANCE), side

@@ -8,7 +8,9 @@ import pytest
 from benchmark.cli import main
 
 
-@pytest.mark.parametrize("name", ["unsample", "sampling-tensor", "soft-labels", "hc-latency"])
+# soft-labels and hc-latency take 8-20 s even with --quick: with the slow tests.
+@pytest.mark.parametrize("name", ["unsample", "sampling-tensor", pytest.param("soft-labels", marks=pytest.mark.slow),
+                                  pytest.param("hc-latency", marks=pytest.mark.slow)])
 def test_quick_json_has_baseline_ours_and_speedup(name, capsys, monkeypatch):
     if name == "hc-latency":
         from methods.hierarchical_clustering import perf as hc_latency

@@ -62,7 +62,9 @@ def test_every_preset_names_itself():
         assert experiment["device"] == "cuda" and experiment["seeds"] == [0, 1, 2]
 
 
-@pytest.mark.parametrize("preset", PRESETS, ids=lambda p: p.stem)
+# One preset's dry run by default; the others (about 12 s each) with the slow tests.
+@pytest.mark.parametrize("preset", [p if p.stem == "jin_cityscapes" else pytest.param(p, marks=pytest.mark.slow)
+                                    for p in PRESETS], ids=lambda p: p.stem)
 def test_preset_dry_run_on_a_fixture(tmp_path, preset):
     config = preset_on_fixture(preset, tmp_path)
     proc = snakemake("-n", "--cores", "2", "--configfile", str(config), "--printshellcmds", cwd=tmp_path)

@@ -29,6 +29,7 @@ def write_experiment(path, name, **settings):
     return path
 
 
+@pytest.mark.slow  # Snakemake --lint: ~13 s
 def test_lint_passes(tmp_path):
     proc = snakemake("--lint", cwd=tmp_path)
     assert proc.returncode == 0, proc.stdout + proc.stderr
@@ -75,10 +76,12 @@ def test_profiles_dry_run(tmp_path, profile):
 
 
 @pytest.mark.parametrize("override,needle", [
-    ({"methods": {"mine": {"method": "edge_base"}}}, "did you mean edge_based"),
+    pytest.param({"methods": {"mine": {"method": "edge_base"}}}, "did you mean edge_based", marks=pytest.mark.slow),
     ({"resolutions": ["0x32"]}, "0x32"),
-    ({"datasets": {"cityscapes": {"generate": False, "root": "/no/such/cityscapes"}}}, "/no/such/cityscapes"),
-    ({"models": {"unet3": {}}}, "unet3"),
+    # Errors found after the schema (registries, folders) need a Snakemake start (~10 s): slow.
+    pytest.param({"datasets": {"cityscapes": {"generate": False, "root": "/no/such/cityscapes"}}}, "/no/such/cityscapes",
+                 marks=pytest.mark.slow),
+    pytest.param({"models": {"unet3": {}}}, "unet3", marks=pytest.mark.slow),
     # Raw YAML: unquoted 0x32 is the hex number 50.
     ("resolutions: [0x32]\n", "invalid config: resolutions[0]: got the number 50"),
     ({"resolution": ["16x32"]}, "invalid config: resolution: unknown key; did you mean resolutions?"),

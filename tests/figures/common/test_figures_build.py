@@ -49,7 +49,7 @@ def test_importing_the_package_registers_every_output():
     assert paper_figures.FIGURES is FIGURES
 
 
-@pytest.mark.parametrize("which", ["sweep_csv", "uniform_csv"])
+@pytest.mark.parametrize("which", ["sweep_csv", pytest.param("uniform_csv", marks=pytest.mark.slow)])
 def test_every_output_builds_files(request, tmp_path, which):
     written = build_all(request.getfixturevalue(which), tmp_path)
     names = {p.name for p in written}
