@@ -13,6 +13,8 @@ Conventions
 """
 from __future__ import annotations
 
+import textwrap
+
 from typing import Iterable, List, Mapping, Optional, Sequence, Tuple
 
 import numpy as np
@@ -116,8 +118,14 @@ def degenerate_note(ax: Axes, message: str) -> None:
             bbox={"facecolor": "white", "edgecolor": "#BBBBBB", "linewidth": 0.5, "alpha": 0.9})
 
 
+# Characters per line of a note: a long one (a list of classes) would run into the next panel.
+NOTE_WRAP = 48
+
+
 def note(ax: Axes, message: str) -> None:
-    """A small grey note centred under the panel's x label (e.g. which rows are missing), off the data."""
+    """A small grey note centred under the panel's x label (e.g. which rows are missing), off the
+    data, wrapped to :data:`NOTE_WRAP` characters a line."""
+    message = "\n".join(textwrap.fill(part, NOTE_WRAP) for part in message.split("\n"))
     ax.annotate(message, xy=(0.5, 0.0), xycoords=ax.xaxis.label, xytext=(0, -2), textcoords="offset points",
                 ha="center", va="top", fontsize=NOTE_SIZE - 1, color=NOTE_COLOR)
 

@@ -96,3 +96,13 @@ def test_every_configured_label_is_listed_with_its_own_style():
     assert labels <= set(METHOD_ORDER), sorted(labels - set(METHOD_ORDER))
     styles = {(method_style(m)["color"], method_style(m)["marker"]) for m in labels}
     assert len(styles) == len(labels)
+
+
+def test_a_long_note_is_wrapped_so_it_stays_under_its_panel():
+    # jin_class_iou_gain's list of never-learned classes once ran across the neighbouring panel.
+    from paper_figures.style.panels import NOTE_WRAP, new_figure, note
+
+    fig, axes = new_figure(4, "t")
+    note(axes[0], "left out, never learned (IoU 0 for every method): " + ", ".join(["traffic light"] * 8))
+    text = axes[0].texts[-1].get_text()
+    assert "\n" in text and max(len(line) for line in text.split("\n")) <= NOTE_WRAP
