@@ -54,6 +54,7 @@ EXPERIMENT = {
     "methods": {"uniform": {"method": "uniform"}},
     "resolutions": ["16x32"],
     "train": {"iters": 2, "batch_size": 2, "lr": 0.001, "checkpoint_every": 2},
+    "superpixels": {},  # the five rules of RULES only
 }
 # Both runs: the tiny experiment on CPU, one torch thread per job (the node has 2 CPUs).
 CONFIG = ("--configfile", "tiny.yaml", "--config", "experiment=tiny", "device=cpu", "threads_per_job=1")

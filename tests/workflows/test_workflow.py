@@ -107,7 +107,8 @@ def test_smoke_dag_runs_every_rule_and_reruns_nothing(tmp_path):
         methods={"uniform": {"method": "uniform"},
                  "edge_based": {"method": "edge_based", "prepare": {"size_in": "16x32", "size_out": "4x8",
                                                                     "iters": 2, "batch_size": 2}}},
-        resolutions=["16x32"], train={"iters": 3, "batch_size": 2, "lr": 0.001, "checkpoint_every": 2})
+        resolutions=["16x32"], train={"iters": 3, "batch_size": 2, "lr": 0.001, "checkpoint_every": 2},
+        superpixels={"n": [20], "methods": {"slic": {"method": "slic"}}, "datasets": {"synthcity": {"split": "val"}}})
     args = ("--cores", "2", "--configfile", str(smoke), "--config", "experiment=smoke")
     proc = snakemake(*args, cwd=tmp_path)
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
@@ -116,7 +117,7 @@ def test_smoke_dag_runs_every_rule_and_reruns_nothing(tmp_path):
 
     df = pd.read_csv(metrics)
     assert set(df["method"]) >= {"uniform", "edge_based"}
-    assert {"miou", "macs", "train_loss", "sampling_point_row"} <= set(df["metric"])
+    assert {"miou", "macs", "train_loss", "sampling_point_row", "boundary_recall"} <= set(df["metric"])
     # studies follow the families in the matrix: edge_based's sampling points, no soft-label priors
     assert "prior_discrepancy" not in set(df["metric"])
     assert (tmp_path / "results/figures/cost_curves.png").is_file()
