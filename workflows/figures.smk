@@ -37,8 +37,9 @@ rule figures:
         f"{LOGS}/figures.log",
     conda:
         "../environment.yml"
-    # Figures render in parallel processes (paper_figures.build): the last job, it has the cores.
-    threads: workflow.cores
+    # Figures render in parallel processes (paper_figures.build, one per usable CPU): the last job.
+    # A number, not workflow.cores: executors such as SLURM run without --cores.
+    threads: 2
     params:
         out=lambda wc, output: os.path.dirname(output[0]),
         ids=FIGURE_IDS,
