@@ -36,7 +36,7 @@ def test_card_entry_validates_and_takes_no_other_key():
 @pytest.mark.slow  # one Snakemake dry run (~10 s)
 def test_dry_run_passes_the_card_to_every_dataset_rule(tmp_path):
     card = make_card_dataset(tmp_path, "card_wf")
-    extra = write_experiment(tmp_path / "cards.yaml", "cards", datasets={"card_wf": {"card": str(card)}},
+    extra = write_experiment(tmp_path / "cards.yaml", "cards", superpixels={}, datasets={"card_wf": {"card": str(card)}},
                              methods={"uniform": {"method": "uniform"}, "edge_based": {"method": "edge_based"},
                                       "soft_labels": {"method": "soft_labels"}},
                              resolutions=["16x32"])
@@ -48,7 +48,7 @@ def test_dry_run_passes_the_card_to_every_dataset_rule(tmp_path):
         assert f"dsbench {verb} --dataset-card {card}" in out, verb
     assert "--root" not in out and "rule make_data:" not in out
     # the entry's name must be the card's
-    wrong = write_experiment(tmp_path / "wrong.yaml", "cards", datasets={"other": {"card": str(card)}},
+    wrong = write_experiment(tmp_path / "wrong.yaml", "cards", superpixels={}, datasets={"other": {"card": str(card)}},
                              methods={"uniform": {"method": "uniform"}}, resolutions=["16x32"])
     proc = snakemake("-n", "--cores", "1", "--configfile", str(wrong), "--config", "experiment=cards", cwd=tmp_path)
     assert proc.returncode != 0
