@@ -61,10 +61,20 @@ def test_default_dry_run_covers_every_rule_and_method(tmp_path):
 def test_named_experiment_dry_run_trains_its_own_matrix(tmp_path, name):
     config = yaml.safe_load((ROOT / "workflows/config.yaml").read_text())
     experiment = build_matrix({**config, "experiment": name})  # grids expanded into their variants
-    for entry in (experiment.get("superpixels") or {}).get("datasets", {}).values():
-        if "root" in entry and not (ROOT / entry["root"]).is_dir():
-            pytest.skip(f"{name} reads {entry['root']} (the shared BSDS500 copy), not found from the project root")
-    proc = snakemake("-n", "--cores", "2", "--config", f"experiment={name}", cwd=tmp_path)
+    # A dataset root is relative to the project root; this dry run works in tmp_path, so it gets
+    # the absolute path through an overlay config file (merged key by key by Snakemake).
+    roots = {}
+    for dataset, entry in (experiment.get("superpixels") or {}).get("datasets", {}).items():
+        if "root" in entry:
+            if not (ROOT / entry["root"]).is_dir():
+                pytest.skip(f"{name} reads {entry['root']} (the shared BSDS500 copy), not found from the project root")
+            roots[dataset] = {"root": str((ROOT / entry["root"]).resolve())}
+    overlay = []
+    if roots:
+        overlay_file = tmp_path / "roots.yaml"
+        overlay_file.write_text(yaml.safe_dump({"experiments": {name: {"superpixels": {"datasets": roots}}}}))
+        overlay = ["--configfile", str(ROOT / "workflows/config.yaml"), str(overlay_file)]
+    proc = snakemake("-n", "--cores", "2", *overlay, "--config", f"experiment={name}", cwd=tmp_path)
     assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
     out = proc.stdout + proc.stderr
     assert out.count("rule train:") == len(run_keys(experiment))  # per-entry models / resolutions included
