@@ -187,6 +187,18 @@ def train_setting_args(wildcards):
     return " ".join(args)
 
 
+def eval_protocol_args():
+    """The config's `eval:` as `dsbench evaluate` flags (with a leading space); empty for single
+    scale, so the default evaluate command reads exactly as before the key existed."""
+    protocol = MATRIX.get("eval", {})
+    args = ""
+    if "scales" in protocol:
+        args += " --scales " + " ".join(str(float(scale)) for scale in protocol["scales"])
+    if protocol.get("flip", False):
+        args += " --flip"
+    return args
+
+
 # One training or evaluation job's cluster resources (the presets' `resources:`); absent: the profile's.
 JOB_RESOURCES = dict(MATRIX.get("resources", {}))
 

@@ -20,9 +20,10 @@ rule evaluate:
         run=lambda wc: f"{RUNS}/{wc.run}",
         device=DEVICE,
         targets=" ".join(shlex.quote(c) for c in MATRIX.get("target_classes", [])),
+        protocol=eval_protocol_args(),
     shell:
         "OMP_NUM_THREADS={threads} dsbench evaluate --run {params.run:q} --device {params.device:q} --cost "
-        "--target-classes {params.targets} --quiet > {log:q} 2>&1"
+        "--target-classes {params.targets}{params.protocol} --quiet > {log:q} 2>&1"
 
 
 # The regression gate's evaluation-only rows: committed weights (benchmark/engine/reference_weights.py)
