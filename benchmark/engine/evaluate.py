@@ -22,13 +22,10 @@ from benchmark.metrics.suite import no_labels_reason
 from benchmark.metrics.intrinsic import JIN_UNSAMPLE_MODE, reconstruct_labels
 from benchmark.ops.sampling import IGNORE_INDEX, downsample_labels
 from benchmark.io import atomic_write
-from benchmark.results import checked_frame, make_row, provenance, read_rows, write_rows
+from benchmark.results import (SINGLE_SCALE, checked_frame, make_row, protocol_suffix, provenance, read_rows,
+                               write_rows)
 
 COUNTS = "counts.npz"
-#: Single-scale testing: the run's own resolution, unmirrored (every evaluation before multi-scale existed).
-SINGLE_SCALE: Tuple[float, ...] = (1.0,)
-
-
 def check_eval_scales(scales: Sequence[float], where: str = "--scales") -> Tuple[float, ...]:
     """The multi-scale factors as floats; refuses an empty list and anything not finite and > 0."""
     if not scales:
@@ -40,13 +37,6 @@ def check_eval_scales(scales: Sequence[float], where: str = "--scales") -> Tuple
             raise DsbenchError(f"{where}: scale {value!r} must be a finite number > 0, e.g. 0.5 0.75 1.0 1.25")
         checked.append(float(value))
     return tuple(checked)
-
-
-def protocol_suffix(scales: Sequence[float], flip: bool) -> str:
-    """The split suffix naming a test protocol other than single scale, so its rows never pass for
-    single-scale ones (figures group rows by split)."""
-    multiscale = "-multiscale" if tuple(scales) != SINGLE_SCALE else ""
-    return multiscale + ("-flip" if flip else "")
 
 
 def _write_prediction(path: Path, label_ids: np.ndarray) -> None:
@@ -65,9 +55,11 @@ def evaluate_run(run_dir: os.PathLike, *, device: str = "auto", save_predictions
     run_dir = Path(run_dir)
     scales = check_eval_scales(scales)
     cfg = RunConfig.load(run_dir)
-    suffix = "-center" if center_crop else ""
+    # Each protocol has its own files (metrics-multiscale-flip.csv), so one trained run can be
+    # evaluated both ways (suzuki_cityscapes and suzuki_cityscapes_multiscale share their runs).
+    suffix = ("-center" if center_crop else "") + protocol_suffix(scales, flip)
     out_csv = run_dir / f"metrics{suffix}.csv"
-    identity = dict(cfg.identity, split=cfg.eval_split + suffix + protocol_suffix(scales, flip))
+    identity = dict(cfg.identity, split=cfg.eval_split + suffix)
     train_csv = run_dir / "train.csv"
     if train_csv.is_file():
         train_rows = read_rows(train_csv)

@@ -89,8 +89,11 @@ def test_evaluate_at_scale_one_gives_todays_rows_and_multiscale_rows_name_their_
     train(config(tiny_city, run, iters=1), progress=False)
     numbers = ["metric", "class_name", "stage", "value"]
 
+    files = []
+
     def rows(**protocol):
-        frame = read_rows(evaluate_run(run, device="cpu", progress=False, **protocol))
+        files.append(evaluate_run(run, device="cpu", progress=False, **protocol).name)
+        frame = read_rows(run / files[-1])
         frame = frame[frame["metric"] != "eval_images_per_s"]  # a timing: differs between any two runs
         return frame
 
@@ -100,6 +103,8 @@ def test_evaluate_at_scale_one_gives_todays_rows_and_multiscale_rows_name_their_
     assert today["config_hash"].tolist() == at_one["config_hash"].tolist()
     multi = rows(scales=[0.5, 1.0], flip=True)
     assert set(multi["split"]) == {"val-multiscale-flip"}
+    # its own file: a run evaluated both ways keeps both
+    assert files == ["metrics.csv", "metrics.csv", "metrics-multiscale-flip.csv"] and (run / "metrics.csv").is_file()
     assert multi["config_hash"].iloc[0] != today["config_hash"].iloc[0]
     # the intrinsic error is the run's own grid's, whatever the test protocol
     intrinsic = "metric == 'miou_intrinsic'"
