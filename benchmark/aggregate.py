@@ -24,7 +24,8 @@ from benchmark.results import key_text
 from benchmark.results import COLUMNS, read_rows, write_rows
 
 # The tidy-row files a run folder may hold (evaluate, cost, train, priors producers).
-RUN_FILES: Tuple[str, ...] = ("metrics.csv", "metrics-center.csv", "cost.csv", "train.csv", "priors.csv")
+RUN_FILES: Tuple[str, ...] = ("metrics.csv", "metrics-center.csv", "metrics-multiscale.csv", "metrics-flip.csv",
+                              "metrics-multiscale-flip.csv", "cost.csv", "train.csv", "priors.csv")
 # The unit is left out: one number stored twice with two units is still a duplicate.
 DUPLICATE_KEY: List[str] = [c for c in MATCH_KEY if c != "unit"]
 

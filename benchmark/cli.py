@@ -156,7 +156,8 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     from benchmark.engine.evaluate import evaluate_run
 
     out = evaluate_run(args.run, device=args.device, save_predictions=args.save_predictions,
-                       center_crop=args.center_crop, target_classes=args.target_classes, progress=not args.quiet)
+                       center_crop=args.center_crop, target_classes=args.target_classes, progress=not args.quiet,
+                       scales=args.scales, flip=args.flip)
     print(f"wrote {out}")
     if args.cost:
         from benchmark.cost.report import cost_of_run
@@ -477,6 +478,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--save-predictions", default=None, help="folder for *_labelIds.png predictions")
     p.add_argument("--center-crop", action="store_true", help="evaluate on the central square crop")
     p.add_argument("--target-classes", nargs="+", default=None, help="class names for miou_target")
+    p.add_argument("--scales", nargs="+", type=float, default=[1.0], metavar="FACTOR",
+                   help="multi-scale testing: factors of the run's resolution whose predictions (logits at the "
+                        "label size) are averaged, e.g. 0.5 0.75 1.0 1.25 1.5 1.75; default 1.0 (single scale)")
+    p.add_argument("--flip", action="store_true", help="also average the left-right mirrored input's predictions")
     p.add_argument("--cost", action="store_true",
                    help="also write RUN/cost.csv, as `dsbench flops --run RUN` does (one process: the DAG's evaluate rule)")
     p.add_argument("--device", default="auto")

@@ -74,7 +74,25 @@ def build_matrix(config: Mapping[str, Any]) -> Dict[str, Any]:
         return source(path)
 
     validate(matrix, written_at)
+    check_train_by_resolution(matrix, source)
     return matrix
+
+
+def check_train_by_resolution(matrix: Mapping[str, Any], source) -> None:
+    """A ``train_by_resolution`` key that no run has is a typo: it would silently change nothing."""
+    used = set(matrix["resolutions"]) | {res for entry in matrix["methods"].values()
+                                         for res in entry.get("resolutions", [])}
+    for resolution in matrix.get("train_by_resolution", {}):
+        if resolution not in used:
+            raise DsbenchError(f"{dotted(source(('train_by_resolution', resolution)))}: no run has resolution "
+                               f"{resolution}; use one of {', '.join(sorted(used))} or remove the entry")
+
+
+def run_train_settings(matrix: Mapping[str, Any], label: str, resolution: str) -> Dict[str, Any]:
+    """The train settings of one run: ``train``, then its method entry's ``train``, then
+    ``train_by_resolution`` of its resolution."""
+    return {**matrix["train"], **matrix["methods"][label].get("train", {}),
+            **matrix.get("train_by_resolution", {}).get(resolution, {})}
 
 
 def run_keys(matrix: Mapping[str, Any]) -> List[Tuple[str, str, str, str, int]]:

@@ -14,7 +14,7 @@ import platform
 import subprocess
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Dict, Iterable, Mapping, Optional
+from typing import Any, Dict, Iterable, Mapping, Optional, Sequence, Tuple
 
 import pandas as pd
 
@@ -192,6 +192,17 @@ def cpu_fingerprint() -> str:
     except (ImportError, AttributeError):
         capability = ""
     return f"cpu ({platform.machine()}, {capability})" if capability else f"cpu ({platform.machine()})"
+
+
+#: Single-scale testing: the run's own resolution, unmirrored (every evaluation before multi-scale existed).
+SINGLE_SCALE: Tuple[float, ...] = (1.0,)
+
+
+def protocol_suffix(scales: Sequence[float], flip: bool) -> str:
+    """The split (and metrics file) suffix of a test protocol other than single scale, so its rows
+    never pass for single-scale ones (figures group rows by split): ``-multiscale``, ``-flip``."""
+    multiscale = "-multiscale" if tuple(scales) != SINGLE_SCALE else ""
+    return multiscale + ("-flip" if flip else "")
 
 
 def provenance(device: str = "cpu", config: Optional[Mapping[str, Any]] = None) -> Dict[str, Any]:

@@ -16,7 +16,7 @@ FIGURES_ONLY = str(config.get("figures_only", False)).lower() in ("1", "true", "
 from snakemake.exceptions import WorkflowError
 
 from benchmark.errors import DsbenchError
-from benchmark.matrix import build_matrix, entry_models, run_keys
+from benchmark.matrix import build_matrix, entry_models, run_keys, run_train_settings
 
 try:
     MATRIX = build_matrix(config)
@@ -170,8 +170,8 @@ OPTIONAL_TRAIN_FLAGS = {
 
 
 def train_setting_args(wildcards):
-    """The optional train settings of a run (the matrix's, then its method entry's) as flags."""
-    train = {**MATRIX["train"], **method_entry(wildcards.label).get("train", {})}
+    """The optional train settings of a run (benchmark.matrix.run_train_settings) as flags."""
+    train = run_train_settings(MATRIX, wildcards.label, wildcards.res)
     args = []
     for key, flag in OPTIONAL_TRAIN_FLAGS.items():
         if key in train:
@@ -185,6 +185,32 @@ def train_setting_args(wildcards):
         if MATRIX.get("allow_hub_weights", False):
             args.append("--allow-hub-weights")
     return " ".join(args)
+
+
+from benchmark.results import protocol_suffix
+
+# The evaluate rule's test protocol (`eval:`): its metrics file is metrics{EVAL_SUFFIX}.csv, so
+# a preset that only tests differently (suzuki_cityscapes_multiscale) reuses another's trained runs.
+EVAL_SUFFIX = protocol_suffix(MATRIX.get("eval", {}).get("scales", [1.0]), MATRIX.get("eval", {}).get("flip", False))
+
+
+def target_class_args():
+    """`--target-classes A B` of the config's target_classes; nothing for an empty list (a dataset
+    whose paper names no target classes: the flag takes at least one)."""
+    targets = MATRIX.get("target_classes", [])
+    return "--target-classes " + " ".join(shlex.quote(c) for c in targets) if targets else ""
+
+
+def eval_protocol_args():
+    """The config's `eval:` as `dsbench evaluate` flags (with a leading space); empty for single
+    scale, so the default evaluate command reads exactly as before the key existed."""
+    protocol = MATRIX.get("eval", {})
+    args = ""
+    if "scales" in protocol:
+        args += " --scales " + " ".join(str(float(scale)) for scale in protocol["scales"])
+    if protocol.get("flip", False):
+        args += " --flip"
+    return args
 
 
 # One training or evaluation job's cluster resources (the presets' `resources:`); absent: the profile's.
@@ -287,7 +313,7 @@ def run_outputs():
     and the superpixel track's rows."""
     outs = superpixel_outputs()
     for d in run_dirs():
-        outs += [f"{d}/metrics.csv", f"{d}/cost.csv", f"{d}/train.csv"]
+        outs += [f"{d}/metrics{EVAL_SUFFIX}.csv", f"{d}/cost.csv", f"{d}/train.csv"]
     outs += [
         study_output(dataset, s)
         for dataset in MATRIX["datasets"]

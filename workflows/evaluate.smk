@@ -6,7 +6,7 @@ rule evaluate:
     input:
         model=f"{RUNS}/{{run}}/model.pt",
     output:
-        metrics=f"{RUNS}/{{run}}/metrics.csv",
+        metrics=f"{RUNS}/{{run}}/metrics{EVAL_SUFFIX}.csv",
         cost=f"{RUNS}/{{run}}/cost.csv",
     log:
         f"{LOGS}/evaluate/{{run}}.log",
@@ -19,10 +19,11 @@ rule evaluate:
     params:
         run=lambda wc: f"{RUNS}/{wc.run}",
         device=DEVICE,
-        targets=" ".join(shlex.quote(c) for c in MATRIX.get("target_classes", [])),
+        targets=target_class_args(),
+        protocol=eval_protocol_args(),
     shell:
         "OMP_NUM_THREADS={threads} dsbench evaluate --run {params.run:q} --device {params.device:q} --cost "
-        "--target-classes {params.targets} --quiet > {log:q} 2>&1"
+        "{params.targets}{params.protocol} --quiet > {log:q} 2>&1"
 
 
 # The regression gate's evaluation-only rows: committed weights (benchmark/engine/reference_weights.py)
@@ -47,9 +48,9 @@ if MATRIX.get("reference_weights"):
             root=dataset_root(next(iter(MATRIX["datasets"]))),
             out=lambda wc, output: os.path.dirname(output[0]),
             device=DEVICE,
-            targets=" ".join(shlex.quote(c) for c in MATRIX.get("target_classes", [])),
+            targets=target_class_args(),
         shell:
             "OMP_NUM_THREADS={threads} dsbench evaluate-weights --weights {input.weights:q} --root {params.root:q} "
-            "--out {params.out:q} --device {params.device} --target-classes {params.targets} --quiet > {log:q} 2>&1"
+            "--out {params.out:q} --device {params.device} {params.targets} --quiet > {log:q} 2>&1"
 
     ALL_TARGETS.append(REFERENCE_WEIGHTS_METRICS)

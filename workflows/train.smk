@@ -23,7 +23,7 @@ rule train:
         encoder=lambda wc: model_entry(wc.label, wc.model).get("encoder", "resnet18"),
         options=method_option_args,
         run=lambda wc: f"{RUNS}/{run_id(wc.dataset, wc.label, wc.model, wc.res, wc.seed)}",
-        train=lambda wc: {**MATRIX["train"], **method_entry(wc.label).get("train", {})},
+        train=lambda wc: run_train_settings(MATRIX, wc.label, wc.res),
         device=DEVICE,
     shell:
         "OMP_NUM_THREADS={threads} dsbench train {params.dataset} "

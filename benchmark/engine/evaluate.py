@@ -5,7 +5,7 @@ import math
 import os
 import time
 from pathlib import Path
-from typing import Optional, Sequence
+from typing import Optional, Sequence, Tuple
 
 import numpy as np
 import torch
@@ -22,9 +22,21 @@ from benchmark.metrics.suite import no_labels_reason
 from benchmark.metrics.intrinsic import JIN_UNSAMPLE_MODE, reconstruct_labels
 from benchmark.ops.sampling import IGNORE_INDEX, downsample_labels
 from benchmark.io import atomic_write
-from benchmark.results import checked_frame, make_row, provenance, read_rows, write_rows
+from benchmark.results import (SINGLE_SCALE, checked_frame, make_row, protocol_suffix, provenance, read_rows,
+                               write_rows)
 
 COUNTS = "counts.npz"
+def check_eval_scales(scales: Sequence[float], where: str = "--scales") -> Tuple[float, ...]:
+    """The multi-scale factors as floats; refuses an empty list and anything not finite and > 0."""
+    if not scales:
+        raise DsbenchError(f"{where}: no scale given; give at least one factor of the run's resolution, e.g. 1.0")
+    checked = []
+    for value in scales:
+        ok = isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value) and value > 0
+        if not ok:
+            raise DsbenchError(f"{where}: scale {value!r} must be a finite number > 0, e.g. 0.5 0.75 1.0 1.25")
+        checked.append(float(value))
+    return tuple(checked)
 
 
 def _write_prediction(path: Path, label_ids: np.ndarray) -> None:
@@ -35,11 +47,17 @@ def _write_prediction(path: Path, label_ids: np.ndarray) -> None:
 
 def evaluate_run(run_dir: os.PathLike, *, device: str = "auto", save_predictions: Optional[os.PathLike] = None,
                  center_crop: bool = False, target_classes: Optional[Sequence[str]] = None,
-                 progress: bool = True) -> Path:
-    """Evaluate a finished run on its eval split; writes ``RUN/metrics.csv`` and raw counts."""
+                 progress: bool = True, scales: Sequence[float] = SINGLE_SCALE, flip: bool = False) -> Path:
+    """Evaluate a finished run on its eval split; writes ``RUN/metrics.csv`` and raw counts.
+
+    ``scales`` / ``flip``: multi-scale testing (:meth:`SegmentationPipeline.predict_multiscale`); the
+    rows' split then reads e.g. ``val-multiscale-flip``. The default is single scale."""
     run_dir = Path(run_dir)
+    scales = check_eval_scales(scales)
     cfg = RunConfig.load(run_dir)
-    suffix = "-center" if center_crop else ""
+    # Each protocol has its own files (metrics-multiscale-flip.csv), so one trained run can be
+    # evaluated both ways (suzuki_cityscapes and suzuki_cityscapes_multiscale share their runs).
+    suffix = ("-center" if center_crop else "") + protocol_suffix(scales, flip)
     out_csv = run_dir / f"metrics{suffix}.csv"
     identity = dict(cfg.identity, split=cfg.eval_split + suffix)
     train_csv = run_dir / "train.csv"
@@ -85,7 +103,8 @@ def evaluate_run(run_dir: os.PathLike, *, device: str = "auto", save_predictions
             image = sample["image"].unsqueeze(0).to(torch_device)
             labels = sample["labels"].unsqueeze(0).to(torch_device)
             tick = time.perf_counter()
-            logits_hr, grid_lr = pipeline.predict(image, labels)  # (1, K, H, W) at the label resolution
+            # (1, K, H, W) at the label resolution; single scale is pipeline.predict itself
+            logits_hr, grid_lr = pipeline.predict_multiscale(image, labels, scales=scales, flip=flip)
             pred = logits_hr.argmax(1)
             if torch_device.type == "cuda":
                 torch.cuda.synchronize(torch_device)
@@ -100,7 +119,10 @@ def evaluate_run(run_dir: os.PathLike, *, device: str = "auto", save_predictions
                 class_counts[stage] += np.bincount(ids, minlength=spec.num_classes)[: spec.num_classes]
             if pred_dir:
                 _write_prediction(pred_dir / f"{sample['id']}_labelIds.png", train_to_label[pred_np])
-    prov = provenance(describe_device(torch_device), cfg.settings())
+    settings = cfg.settings()
+    if protocol_suffix(scales, flip):  # hashed only when not single scale: today's hashes stay as they were
+        settings.update(eval_scales=list(scales), eval_flip=flip)
+    prov = provenance(describe_device(torch_device), settings)
     rows = suite.rows(identity, prov)
     rows.append(make_row(identity, "eval_images_per_s", len(dataset) / max(seconds, 1e-9), "img/s", provenance=prov))
     no_labels = no_labels_reason(identity) if int(class_counts["original"].sum()) == 0 else ""

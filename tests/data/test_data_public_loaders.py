@@ -89,6 +89,13 @@ def test_ade20k(tmp_path: Path) -> None:
     assert build_dataset("ade20k", root, "val")[0]["id"] == "ADE_val_00000001"
 
 
+def write_deepglobe(root: Path, folder: str, stem: str, mask: np.ndarray) -> Path:
+    """One DeepGlobe Land Cover tile in its layout: ``{folder}/{stem}_sat.jpg`` + ``_mask.png`` (RGB)."""
+    _save(root / folder / f"{stem}_sat.jpg", _photo(2))
+    _save(root / folder / f"{stem}_mask.png", mask)
+    return root
+
+
 def test_deepglobe_landcover(tmp_path: Path) -> None:
     root = tmp_path / "deepglobe"
     mask = np.zeros((H, W, 3), np.uint8)  # unknown (black) everywhere else
@@ -96,8 +103,7 @@ def test_deepglobe_landcover(tmp_path: Path) -> None:
     mask[2:4] = (254, 253, 1)     # agriculture, saved slightly off: thresholded at 128
     mask[4:6] = (255, 255, 255)
     mask[6, :6] = (0, 0, 255)
-    _save(root / "train" / "119_sat.jpg", _photo(2))
-    _save(root / "train" / "119_mask.png", mask)
+    write_deepglobe(root, "train", "119", mask)
     dataset = build_dataset("deepglobe_landcover", root, "train")
     assert DATASETS.get("deepglobe_landcover").class_names == ("urban", "agriculture", "rangeland", "forest",
                                                                  "water", "barren")
@@ -180,21 +186,32 @@ def test_mapillary_reads_the_datasets_config(tmp_path: Path) -> None:
         load_mapillary_spec(root, "v3")
 
 
+APOLLO_CAMERA = Path("road01_ins") / "ColorImage" / "Record001" / "Camera 5"
+APOLLO_LABELS = Path("road01_ins") / "Label" / "Record001" / "Camera 5"
+
+
+def write_apolloscape(root: Path, stems, ids: np.ndarray, splits=None) -> Path:
+    """ApolloScape scene parsing in its layout (road*/ColorImage|Label/Record*/Camera */), with the
+    split lists ``{split}.txt`` of ``splits`` (split -> stems) in the archives' two-column form."""
+    for stem in stems:
+        _save(root / APOLLO_CAMERA / f"{stem}.jpg", _photo(5))
+        _save(root / APOLLO_LABELS / f"{stem}_bin.png", ids)
+    for split, members in (splits or {}).items():
+        (root / f"{split}.txt").write_text("".join(f"{(APOLLO_CAMERA / (stem + '.jpg')).as_posix()}\t"
+                                                   f"{(APOLLO_LABELS / (stem + '_bin.png')).as_posix()}\n"
+                                                   for stem in members))
+    return root
+
+
 def test_apolloscape(tmp_path: Path) -> None:
     root = tmp_path / "apollo"
-    camera = Path("road01_ins") / "ColorImage" / "Record001" / "Camera 5"
-    labels_dir = Path("road01_ins") / "Label" / "Record001" / "Camera 5"
     ids = np.full((H, W), 17, np.uint8)  # sky
     ids[:, 3:6] = 33                      # car
     ids[:, 6:9] = 161                     # car_groups: the same class
     ids[:, 9:] = 255                      # unlabeled
     ids[0, 0] = 113                       # vegetation
     stems = ("170908_061502408_Camera_5", "170908_061502547_Camera_5")
-    for stem in stems:
-        _save(root / camera / f"{stem}.jpg", _photo(5))
-        _save(root / labels_dir / f"{stem}_bin.png", ids)
-    (root / "train.txt").write_text(f"{(camera / (stems[0] + '.jpg')).as_posix()}\t"
-                                    f"{(labels_dir / (stems[0] + '_bin.png')).as_posix()}\n")
+    write_apolloscape(root, stems, ids, {"train": stems[:1]})
     spec = DATASETS.get("apolloscape")
     assert spec.class_names == tuple(name for name, _, _ in APOLLOSCAPE_CLASSES) and spec.num_classes == 22
     everything = build_dataset("apolloscape", root, "all")
@@ -214,9 +231,13 @@ def _bitmap(mask: np.ndarray) -> str:
     return base64.b64encode(zlib.compress(buffer.getvalue())).decode("ascii")
 
 
-def test_supervisely_person(tmp_path: Path) -> None:
-    root = tmp_path / "Supervisely Person Dataset"
-    for folder, name in (("ds1", "pexels-photo-1.png"), ("ds2", "pexels-photo-1.png"), ("ds2", "pexels-photo-7.jpg")):
+SUPERVISELY_IMAGES = (("ds1", "pexels-photo-1.png"), ("ds2", "pexels-photo-1.png"), ("ds2", "pexels-photo-7.jpg"))
+
+
+def write_supervisely_person(root: Path, images=SUPERVISELY_IMAGES) -> Path:
+    """The Supervisely Person layout (ds*/img/<name>, ds*/ann/<name>.json): per image a person
+    polygon with a hole and a bitmap piece."""
+    for folder, name in images:
         _save(root / folder / "img" / name, _photo(6))
         polygon = {"geometryType": "polygon", "classTitle": "person_poly",
                    "points": {"exterior": [[0, 0], [5, 0], [5, 5], [0, 5]], "interior": [[[2, 2], [3, 2], [3, 3], [2, 3]]]}}
@@ -226,6 +247,11 @@ def test_supervisely_person(tmp_path: Path) -> None:
         annotation = {"description": "", "tags": [], "size": {"height": H, "width": W}, "objects": [polygon, bitmap]}
         (root / folder / "ann").mkdir(parents=True, exist_ok=True)
         (root / folder / "ann" / f"{name}.json").write_text(json.dumps(annotation))
+    return root
+
+
+def test_supervisely_person(tmp_path: Path) -> None:
+    root = write_supervisely_person(tmp_path / "Supervisely Person Dataset")
     everything = build_dataset("supervisely_person", root, "all")
     assert everything.ids == ["ds1_pexels-photo-1", "ds2_pexels-photo-1", "ds2_pexels-photo-7"]
     labels = everything[0]["labels"].numpy()

@@ -36,7 +36,27 @@ def ade20k_fixture(root: Path) -> Path:
     return root
 
 
-FIXTURES = {"cityscapes": cityscapes_fixture, "ade20k": ade20k_fixture}
+# The loaders' own fixture writers (tests/data), each in its dataset's real layout.
+sys.path.insert(0, str(ROOT / "tests" / "data"))
+from test_data_public_loaders import (H, W, write_apolloscape, write_deepglobe,  # noqa: E402
+                                      write_supervisely_person)
+
+
+def apolloscape_fixture(root: Path) -> Path:
+    stems = ("170908_061502408_Camera_5", "170908_061502547_Camera_5")
+    return write_apolloscape(root, stems, np.full((H, W), 33, np.uint8), {"train": stems[:1], "val": stems[1:]})
+
+
+def deepglobe_fixture(root: Path) -> Path:
+    mask = np.zeros((H, W, 3), np.uint8)
+    mask[:, : W // 2] = (0, 255, 255)  # urban beside unknown
+    for folder in ("train", "val"):
+        write_deepglobe(root, folder, "119" if folder == "train" else "207", mask)
+    return root
+
+
+FIXTURES = {"cityscapes": cityscapes_fixture, "ade20k": ade20k_fixture, "apolloscape": apolloscape_fixture,
+            "supervisely_person": write_supervisely_person, "deepglobe_landcover": deepglobe_fixture}
 
 
 def preset_on_fixture(preset: Path, tmp_path: Path, **overrides) -> Path:
@@ -53,8 +73,9 @@ def preset_on_fixture(preset: Path, tmp_path: Path, **overrides) -> Path:
 
 
 def test_every_preset_names_itself():
-    assert {p.stem for p in PRESETS} >= {"marin_cityscapes", "jin_cityscapes", "alcover_cityscapes",
-                                         "suzuki_cityscapes", "suzuki_ade20k"}
+    assert {p.stem for p in PRESETS} >= {"marin_cityscapes", "marin_apolloscape", "marin_supervisely_person",
+                                         "jin_cityscapes", "jin_deepglobe", "alcover_cityscapes",
+                                         "suzuki_cityscapes", "suzuki_cityscapes_multiscale", "suzuki_ade20k"}
     for preset in PRESETS:
         config = yaml.safe_load(preset.read_text())
         assert config["experiment"] == preset.stem and list(config["experiments"]) == [preset.stem]
@@ -62,9 +83,81 @@ def test_every_preset_names_itself():
         assert experiment["device"] == "cuda" and experiment["seeds"] == [0, 1, 2]
 
 
-# One preset's dry run by default; the others (about 12 s each) with the slow tests.
-@pytest.mark.parametrize("preset", [p if p.stem == "jin_cityscapes" else pytest.param(p, marks=pytest.mark.slow)
-                                    for p in PRESETS], ids=lambda p: p.stem)
+def preset_matrix(preset: Path):
+    """The matrix Snakemake builds from workflows/config.yaml with ``--configfile preset`` (nested
+    keys merged, as Snakemake merges a config file over the one the Snakefile names)."""
+    from benchmark.matrix import build_matrix
+
+    def merged(base, over):
+        return {k: merged(base[k], v) if isinstance(v, dict) and isinstance(base.get(k), dict) else v
+                for k, v in {**base, **over}.items()}
+
+    base = yaml.safe_load((ROOT / "workflows" / "config.yaml").read_text())
+    return build_matrix(merged(base, yaml.safe_load(preset.read_text())))
+
+
+# In-process, every preset (a Snakemake dry run costs about 10 s; this about 0.1 s): the matrix
+# validates, every name is registered, and every run's settings pass the engine's own check.
+@pytest.mark.parametrize("preset", PRESETS, ids=lambda p: p.stem)
+def test_preset_validates_and_every_run_is_a_valid_run_config(preset):
+    import methods  # noqa: F401  registers every method
+    from benchmark.data import DATASETS
+    from benchmark.engine.run_config import RunConfig
+    from benchmark.engine.evaluate import check_eval_scales
+    from benchmark.matrix import entry_models, run_keys, run_train_settings
+    from benchmark.models import MODELS
+    from benchmark.tracks import find_method
+
+    matrix = preset_matrix(preset)
+    keys = run_keys(matrix)
+    assert keys and {seed for *_, seed in keys} == {0, 1, 2}
+    for dataset, label, model, resolution, seed in keys:
+        spec = DATASETS.get(dataset)
+        assert set(matrix.get("target_classes", [])) <= set(spec.class_names), dataset
+        MODELS.get(model)
+        entry = matrix["methods"][label]
+        cls = find_method(entry["method"])[1]
+        if cls.preparation is not None:  # e.g. Marin's aux net: its settings and target classes
+            settings = cls.preparation.settings(entry.get("prepare", {}), where=f"methods.{label}.prepare")
+            assert set(settings.get("target_classes") or []) <= set(spec.class_names)
+        train = run_train_settings(matrix, label, resolution)
+        model_entry = entry_models(matrix, label)[model]
+        h, w = (int(v) for v in resolution.split("x"))
+        RunConfig(dataset=dataset, root="unused", method=entry["method"], model=model, resolution=(h, w), seed=seed,
+                  encoder=model_entry["encoder"], encoder_weights=model_entry.get("encoder_weights"),
+                  iters=train["iters"], batch_size=train["batch_size"], lr=train["lr"],
+                  checkpoint_every=train["checkpoint_every"], weight_decay=train.get("weight_decay", 1e-4),
+                  optimizer=train.get("optimizer", "adamw"), momentum=train.get("momentum", 0.9),
+                  lr_policy=train.get("lr_policy", "poly"), crop=train.get("crop") and
+                  tuple(int(v) for v in train["crop"].split("x")),
+                  scale_range=train.get("scale_range", (0.75, 1.25)), label=label,
+                  method_options=entry.get("options", {}))
+    if "eval" in matrix:
+        check_eval_scales(matrix["eval"].get("scales", [1.0]), "eval.scales")
+
+
+def test_a_train_by_resolution_entry_no_run_has_is_named_with_the_fix(tmp_path):
+    from benchmark.errors import DsbenchError
+
+    preset = tmp_path / "marin_apolloscape.yaml"
+    config = yaml.safe_load((ROOT / "workflows" / "experiments" / preset.name).read_text())
+    config["experiments"]["marin_apolloscape"]["train_by_resolution"]["1024x1024"] = {"batch_size": 4}
+    preset.write_text(yaml.safe_dump(config))
+    with pytest.raises(DsbenchError, match=r"^experiments\.marin_apolloscape\.train_by_resolution\.1024x1024: "
+                                           r"no run has resolution 1024x1024; use one of .*512x512"):
+        preset_matrix(preset)
+
+
+# Snakemake dry runs (about 10 s each): one preset by default; with the slow tests, one per other
+# dataset layout (the DAG reads each root) and the multi-scale preset (its evaluate flags). The other
+# presets share these layouts and are covered in-process above.
+DRY_RUNS = {"jin_cityscapes": (), "suzuki_ade20k": (pytest.mark.slow,), "marin_apolloscape": (pytest.mark.slow,),
+            "marin_supervisely_person": (pytest.mark.slow,), "jin_deepglobe": (pytest.mark.slow,),
+            "suzuki_cityscapes_multiscale": (pytest.mark.slow,)}
+
+
+@pytest.mark.parametrize("preset", [pytest.param(ROOT / "workflows" / "experiments" / f"{name}.yaml", marks=marks,
+                                                 id=name) for name, marks in DRY_RUNS.items()])
 def test_preset_dry_run_on_a_fixture(tmp_path, preset):
     config = preset_on_fixture(preset, tmp_path)
     proc = snakemake("-n", "--cores", "2", "--configfile", str(config), "--printshellcmds", cwd=tmp_path)
@@ -73,12 +166,21 @@ def test_preset_dry_run_on_a_fixture(tmp_path, preset):
     experiment = yaml.safe_load(preset.read_text())["experiments"][preset.stem]
     train = experiment["train"]
     assert f"--iters {train['iters']} --batch-size {train['batch_size']}" in out
+    for resolution, settings in experiment.get("train_by_resolution", {}).items():
+        assert f"--resolution {resolution} " in out
+        assert f"--iters {settings['iters']} --batch-size {settings['batch_size']}" in out
     assert "--device cuda" in out
     if "optimizer" in train:
         assert f"--optimizer {train['optimizer']}" in out
     for model in experiment["models"].values():
         assert f"--encoder {model['encoder']}" in out
-        assert f"--encoder-weights {model['encoder_weights']}" in out
+        if "encoder_weights" in model:
+            assert f"--encoder-weights {model['encoder_weights']}" in out
+    if "eval" in experiment:
+        scales = " ".join(str(float(s)) for s in experiment["eval"]["scales"])
+        assert f"--scales {scales}" in out and "metrics-multiscale.csv" in out
+    else:
+        assert "--scales" not in out and "--flip" not in out
 
 
 # One preset per paper for real: 2 iterations on the fixture, small encoders instead of the
