@@ -389,6 +389,19 @@ def cmd_train_superpixels(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_superpixel_resolution(args: argparse.Namespace) -> int:
+    from benchmark.results import write_rows
+    from methods.superpixels.perf import resolution_rows
+
+    if args.threads:
+        import torch
+
+        torch.set_num_threads(args.threads)
+    rows = write_rows(args.out, resolution_rows(args.sizes, repeats=args.repeats))
+    print(f"wrote {len(rows)} rows to {args.out}")
+    return 0
+
+
 def cmd_segment_superpixels(args: argparse.Namespace) -> int:
     from benchmark.engine.superpixels import METRICS_FILE, segment_split
 
@@ -600,6 +613,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--weights", default=None, help="checkpoint of a trainable method (a state dict, or RUN/model.pt)")
     p.add_argument("--run", default=None, help="finished `dsbench train-superpixels` folder of a trainable method")
     p.add_argument("--limit", type=int, default=None, help="only the first K images of the split")
+
+    p = verb("superpixel-resolution", cmd_superpixel_resolution,
+             "PCNet vs SCN inference time and peak memory at input resolutions (PCNet Fig 1) as tidy rows")
+    p.add_argument("--sizes", nargs="+", default=["0.5K", "1K", "2K"], help="of 0.5K 1K 2K 4K (long side)")
+    p.add_argument("--repeats", type=int, default=1, help="timed calls per size after a warm-up (median)")
+    p.add_argument("--threads", type=int, default=0, help="torch intra-op threads (default: torch's own choice)")
+    p.add_argument("--out", required=True, help="CSV of tidy rows")
 
     p = verb("train-superpixels", cmd_train_superpixels,
              "train a deep superpixel network (ssn, scn, pcnet, hcssn) on a split's ground-truth segments; "

@@ -270,11 +270,14 @@ def superpixel_output(dataset, label):
 
 
 def superpixel_outputs():
-    return [
+    outs = [
         superpixel_output(dataset, label)
         for dataset in SUPERPIXELS.get("datasets", {})
         for label in SUPERPIXELS.get("methods", {})
     ]
+    if SUPERPIXELS.get("resolution_sizes"):
+        outs.append(f"{RUNS}/superpixels-resolution/metrics.csv")
+    return outs
 
 
 def superpixel_root(dataset):

@@ -49,3 +49,20 @@ rule superpixels:
         "OMP_NUM_THREADS={threads} dsbench segment-superpixels --method {params.method:q} "
         "--dataset {wildcards.dataset:q} --root {params.root:q} --split {params.split:q} "
         "{params.segment} --out {params.out:q} > {log:q} 2>&1"
+
+
+# PCNet Fig 1: PCNet vs SCN inference time and peak memory against the input resolution, on CPU,
+# as tidy rows (figure superpixel_resolution); only where `superpixels:` lists resolution_sizes.
+rule superpixel_resolution:
+    output:
+        f"{RUNS}/superpixels-resolution/metrics.csv",
+    log:
+        f"{LOGS}/superpixels/resolution.log",
+    conda:
+        "../environment.yml"
+    threads: 1
+    params:
+        sizes=lambda wc: " ".join(SUPERPIXELS["resolution_sizes"]),
+    shell:
+        "OMP_NUM_THREADS={threads} dsbench superpixel-resolution --sizes {params.sizes} --threads {threads} "
+        "--out {output:q} > {log:q} 2>&1"
