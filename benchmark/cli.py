@@ -378,11 +378,36 @@ def cmd_evaluate_superpixels(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_train_superpixels(args: argparse.Namespace) -> int:
+    from benchmark.engine.superpixel_train import superpixel_run_config
+    from benchmark.engine.train import train
+
+    cfg = superpixel_run_config(args.method, args.dataset, args.root, args.split, args.out, iters=args.iters,
+                                batch_size=args.batch_size, crop=args.crop, lr=args.lr, seed=args.seed,
+                                checkpoint_every=args.checkpoint_every, device=args.device,
+                                options=parse_options(args.option))
+    print(json.dumps(train(cfg, progress=not args.quiet)))
+    return 0
+
+
+def cmd_superpixel_resolution(args: argparse.Namespace) -> int:
+    from benchmark.results import write_rows
+    from methods.superpixels.perf import resolution_rows
+
+    if args.threads:
+        import torch
+
+        torch.set_num_threads(args.threads)
+    rows = write_rows(args.out, resolution_rows(args.sizes, repeats=args.repeats))
+    print(f"wrote {len(rows)} rows to {args.out}")
+    return 0
+
+
 def cmd_segment_superpixels(args: argparse.Namespace) -> int:
     from benchmark.engine.superpixels import METRICS_FILE, segment_split
 
     rows = segment_split(args.method, parse_options(args.option), args.dataset, args.root, args.split, args.n,
-                         args.out, weights=args.weights, limit=args.limit)
+                         args.out, weights=args.weights, limit=args.limit, run=args.run)
     ok = rows[rows["status"] == "ok"]
     if ok.empty:
         print(f"skipped {args.method}: {rows['reason'].iloc[0]}")
@@ -590,8 +615,34 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--n", type=int, nargs="+", required=True, help="requested superpixel counts, e.g. 100 200 400")
     p.add_argument("--out", required=True, help="output folder")
     p.add_argument("--option", action="append", default=[], metavar="KEY=VALUE", help="method option")
-    p.add_argument("--weights", default=None, help="checkpoint of a trainable method")
+    p.add_argument("--weights", default=None, help="checkpoint of a trainable method (a state dict, or RUN/model.pt)")
+    p.add_argument("--run", default=None, help="finished `dsbench train-superpixels` folder of a trainable method")
     p.add_argument("--limit", type=int, default=None, help="only the first K images of the split")
+
+    p = verb("superpixel-resolution", cmd_superpixel_resolution,
+             "PCNet vs SCN inference time and peak memory at input resolutions (PCNet Fig 1) as tidy rows")
+    p.add_argument("--sizes", nargs="+", default=["0.5K", "1K", "2K"], help="of 0.5K 1K 2K 4K (long side)")
+    p.add_argument("--repeats", type=int, default=1, help="timed calls per size after a warm-up (median)")
+    p.add_argument("--threads", type=int, default=0, help="torch intra-op threads (default: torch's own choice)")
+    p.add_argument("--out", required=True, help="CSV of tidy rows")
+
+    p = verb("train-superpixels", cmd_train_superpixels,
+             "train a deep superpixel network (ssn, scn, pcnet, hcssn) on a split's ground-truth segments; "
+             "resumes an interrupted run")
+    p.add_argument("--method", required=True, help="trainable superpixel method")
+    add_superpixel_dataset_arguments(p)
+    p.add_argument("--out", required=True, help="run folder")
+    # None: the method's paper setting (benchmark.engine.superpixel_train.PAPER_TRAINING)
+    p.add_argument("--iters", type=int, default=None, help="training steps (default: the paper's)")
+    p.add_argument("--batch-size", type=int, default=None, help="crops per step (default: the paper's)")
+    p.add_argument("--crop", type=parse_size, default=None, help="random crop HxW (default: the paper's)")
+    p.add_argument("--lr", type=float, default=None, help="Adam learning rate (default: the paper's)")
+    p.add_argument("--seed", type=int, default=0, help="training seed")
+    p.add_argument("--checkpoint-every", type=int, default=defaults.TRAIN_CHECKPOINT_EVERY,
+                   help="steps between checkpoints (an interrupted run resumes from the last)")
+    p.add_argument("--option", action="append", default=[], metavar="KEY=VALUE", help="method option")
+    p.add_argument("--device", default="auto")
+    p.add_argument("--quiet", action="store_true")
 
     p = verb("study", cmd_study, "run a dataset study a method family declares (priors, sampling_points)")
     p.add_argument("name", help="registered study")

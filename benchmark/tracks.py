@@ -31,9 +31,23 @@ class Track:
     evaluated_by: str
     # (method, model) -> the model the segmentation engine runs; None: no segmentation network.
     adapt_model: Optional[Callable[[Any, Any], Any]] = None
+    # A track without a segmentation network may still train its members: run config -> what the
+    # engine's loop trains (``training_loss``), and run config -> the samples it trains on.
+    build_trainer: Optional[Callable[[Any], Any]] = None
+    build_training_samples: Optional[Callable[[Any], Any]] = None
+
+    def training_samples(self, cfg: Any) -> Any:
+        """The samples (``image``, ``labels``) a run of this track trains on: its train split."""
+        if self.build_training_samples is not None:
+            return self.build_training_samples(cfg)
+        from benchmark.data import build_dataset
+
+        return build_dataset(cfg.dataset, cfg.root, cfg.train_split)
 
     def build_pipeline(self, cfg: Any) -> Any:
         """The engine's pipeline (method + network) for a run config of this track."""
+        if self.build_trainer is not None:
+            return self.build_trainer(cfg)
         if self.adapt_model is None:
             raise DsbenchError(f"method {cfg.method!r} is in the {self.name} track, which has no segmentation "
                                f"network; it is evaluated by {self.evaluated_by}")
@@ -59,7 +73,16 @@ NETWORK_DOWNSAMPLING = TRACKS.register("network_downsampling", Track(
     "segmentation metrics at full resolution, cost and latency", adapt_model=lambda method, model: method.wrap(model)))
 SUPERPIXELS = TRACKS.register("superpixels", Track(
     "superpixels", "an image becomes a superpixel label map (no segmentation network)", SUPERPIXEL_METHODS,
-    "boundary recall/precision, ASA, UE, CO and EV against ground-truth segmentations"))
+    "boundary recall/precision, ASA, UE, CO and EV against ground-truth segmentations",
+    build_trainer=lambda cfg: _superpixel_training().build_trainer(cfg),
+    build_training_samples=lambda cfg: _superpixel_training().training_samples(cfg)))
+
+
+def _superpixel_training() -> Any:
+    """The superpixel track's training pieces, imported when a run needs them (torch-heavy)."""
+    from benchmark.engine import superpixel_train
+
+    return superpixel_train
 
 
 def find_method(name: str) -> Tuple[Track, Any]:

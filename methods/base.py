@@ -182,6 +182,17 @@ class SuperpixelMethod(abc.ABC):
     name: ClassVar[str] = ""
     track: ClassVar[str] = "superpixels"
     trainable: ClassVar[bool] = False
+    # What the engine's training loop (benchmark.engine.train) asks of a trainable member:
+    # ground-truth segment ids are resampled by nearest only (ids are never interpolated).
+    label_mode: ClassVar[str] = "nearest"
+
+    def label_options(self) -> Dict[str, Any]:
+        """No options: nearest resampling of segment ids has none."""
+        return {}
+
+    def skip_reason(self, **_: Any) -> Optional[str]:
+        """A superpixel network trains on any dataset and crop (the crop is checked by the trainer)."""
+        return None
 
     @classmethod
     def option_defaults(cls) -> Dict[str, Any]:

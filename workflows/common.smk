@@ -69,7 +69,12 @@ def check_matrix_names(matrix):
 
     superpixels = matrix.get("superpixels") or {}
     for label, entry in superpixels.get("methods", {}).items():
-        SUPERPIXEL_METHODS.get(entry["method"])
+        cls = SUPERPIXEL_METHODS.get(entry["method"])
+        if "train" in entry and not cls.trainable:
+            raise ValueError(
+                f"superpixels.methods.{label}.train: {entry['method']} is a classical method, which "
+                f"needs no training; remove train: (only ssn, scn, pcnet, hcssn train)"
+            )
     for name, entry in superpixels.get("datasets", {}).items():
         if name not in matrix["datasets"] and "root" not in entry:
             raise ValueError(
@@ -291,11 +296,14 @@ def superpixel_output(dataset, label):
 
 
 def superpixel_outputs():
-    return [
+    outs = [
         superpixel_output(dataset, label)
         for dataset in SUPERPIXELS.get("datasets", {})
         for label in SUPERPIXELS.get("methods", {})
     ]
+    if SUPERPIXELS.get("resolution_sizes"):
+        outs.append(f"{RUNS}/superpixels-resolution/metrics.csv")
+    return outs
 
 
 def superpixel_root(dataset):
@@ -306,6 +314,63 @@ def superpixel_root(dataset):
 
 def superpixel_data(dataset):
     return dataset_marker(dataset) if dataset in MATRIX["datasets"] else []
+
+
+def superpixel_method(label):
+    return SUPERPIXELS["methods"][label]
+
+
+def superpixel_run_dir(dataset, label):
+    """The training run of a deep method entry with `train:` (workflows/superpixels.smk)."""
+    return f"{RUNS}/{dataset}-superpixels-{label}-train"
+
+
+def superpixel_trained_run(dataset, label):
+    """[the run's model.pt] for an entry with `train:`, else [] (a deep one then gets skipped rows)."""
+    if "train" not in superpixel_method(label):
+        return []
+    return [f"{superpixel_run_dir(dataset, label)}/model.pt"]
+
+
+# superpixels.methods.<label>.train -> `dsbench train-superpixels` flags; absent: the paper's setting.
+SUPERPIXEL_TRAIN_FLAGS = {
+    "iters": "--iters",
+    "batch_size": "--batch-size",
+    "crop": "--crop",
+    "lr": "--lr",
+    "checkpoint_every": "--checkpoint-every",
+    "seed": "--seed",
+}
+
+
+def superpixel_train_args(label):
+    train = superpixel_method(label)["train"]
+    return " ".join(
+        f"{flag} {shlex.quote(str(train[key]))}"
+        for key, flag in SUPERPIXEL_TRAIN_FLAGS.items()
+        if key in train
+    )
+
+
+def superpixel_option_args(label):
+    return " ".join(
+        f"--option {shlex.quote(f'{k}={json.dumps(v)}')}"
+        for k, v in sorted(superpixel_method(label).get("options", {}).items())
+    )
+
+
+def superpixel_segment_args(dataset, label):
+    """The entry's own counts and image limit, and its trained run, as flags."""
+    entry = superpixel_method(label)
+    counts = entry.get("n", SUPERPIXELS.get("n", []))
+    args = ["--n " + " ".join(str(n) for n in counts)]
+    if "limit" in entry:
+        args.append(f"--limit {int(entry['limit'])}")
+    if "train" in entry:
+        args.append(f"--run {shlex.quote(superpixel_run_dir(dataset, label))}")
+    else:
+        args.append(superpixel_option_args(label))
+    return " ".join(args)
 
 
 def run_outputs():

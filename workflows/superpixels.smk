@@ -1,11 +1,37 @@
 # The superpixel track (PCNet; Suzuki Sec 4.3): a method segments a dataset split at every
 # requested count; label maps, per-(image, annotator) scores (pairs.csv) and the means as tidy
-# rows (metrics.csv, collected by aggregate). Classical methods need no training.
+# rows (metrics.csv, collected by aggregate). Classical methods need no training; a deep method
+# entry with `train:` is first trained on the dataset's train split (rule superpixel_train) and
+# segments with that run.
+
+
+rule superpixel_train:
+    input:
+        data=lambda wc: superpixel_data(wc.dataset),
+    output:
+        f"{RUNS}/{{dataset}}-superpixels-{{label}}-train/model.pt",
+    log:
+        f"{LOGS}/superpixels/{{dataset}}-{{label}}-train.log",
+    conda:
+        "../environment.yml"
+    threads: 1
+    params:
+        root=lambda wc: superpixel_root(wc.dataset),
+        split=lambda wc: SUPERPIXELS["datasets"][wc.dataset].get("train_split", "train"),
+        method=lambda wc: superpixel_method(wc.label)["method"],
+        settings=lambda wc: superpixel_train_args(wc.label),
+        options=lambda wc: superpixel_option_args(wc.label),
+        out=lambda wc, output: os.path.dirname(output[0]),
+    shell:
+        "OMP_NUM_THREADS={threads} dsbench train-superpixels --method {params.method:q} "
+        "--dataset {wildcards.dataset:q} --root {params.root:q} --split {params.split:q} "
+        "{params.settings} {params.options} --device cpu --out {params.out:q} --quiet > {log:q} 2>&1"
 
 
 rule superpixels:
     input:
         data=lambda wc: superpixel_data(wc.dataset),
+        run=lambda wc: superpixel_trained_run(wc.dataset, wc.label),
     output:
         f"{RUNS}/{{dataset}}-superpixels-{{label}}/metrics.csv",
     log:
@@ -17,15 +43,26 @@ rule superpixels:
         root=lambda wc: superpixel_root(wc.dataset),
         split=lambda wc: SUPERPIXELS["datasets"][wc.dataset]["split"],
         method=lambda wc: SUPERPIXELS["methods"][wc.label]["method"],
-        options=lambda wc: " ".join(
-            f"--option {shlex.quote(f'{k}={json.dumps(v)}')}"
-            for k, v in sorted(
-                SUPERPIXELS["methods"][wc.label].get("options", {}).items()
-            )
-        ),
-        n=" ".join(str(n) for n in SUPERPIXELS.get("n", [])),
+        segment=lambda wc: superpixel_segment_args(wc.dataset, wc.label),
         out=lambda wc, output: os.path.dirname(output[0]),
     shell:
         "OMP_NUM_THREADS={threads} dsbench segment-superpixels --method {params.method:q} "
         "--dataset {wildcards.dataset:q} --root {params.root:q} --split {params.split:q} "
-        "--n {params.n} {params.options} --out {params.out:q} > {log:q} 2>&1"
+        "{params.segment} --out {params.out:q} > {log:q} 2>&1"
+
+
+# PCNet Fig 1: PCNet vs SCN inference time and peak memory against the input resolution, on CPU,
+# as tidy rows (figure superpixel_resolution); only where `superpixels:` lists resolution_sizes.
+rule superpixel_resolution:
+    output:
+        f"{RUNS}/superpixels-resolution/metrics.csv",
+    log:
+        f"{LOGS}/superpixels/resolution.log",
+    conda:
+        "../environment.yml"
+    threads: 1
+    params:
+        sizes=lambda wc: " ".join(SUPERPIXELS["resolution_sizes"]),
+    shell:
+        "OMP_NUM_THREADS={threads} dsbench superpixel-resolution --sizes {params.sizes} --threads {threads} "
+        "--out {output:q} > {log:q} 2>&1"

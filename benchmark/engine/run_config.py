@@ -41,9 +41,9 @@ class RunConfig:
     weights: Optional[str] = None           # local checkpoint for the segmentation network
     # Added for the paper-scale presets; at their defaults they leave settings(), params and the
     # training fingerprint exactly as before they existed (see OPTIONAL_TRAINING_DEFAULTS).
-    optimizer: str = "adamw"                # adamw | sgd (with momentum)
+    optimizer: str = "adamw"                # adamw | sgd (with momentum) | adam (the superpixel papers)
     momentum: float = 0.9                   # SGD momentum (unused by AdamW)
-    lr_policy: str = "poly"                 # poly (power 0.9) | cosine, per iteration, to 0
+    lr_policy: str = "poly"                 # poly (power 0.9) | cosine (to 0) | constant | step (PCNet)
     encoder_weights: Optional[str] = None   # ImageNet weights of the timm encoder: a local file, or "hub"
     allow_hub_weights: bool = False         # permission for encoder_weights="hub" (a download); no setting
     run_id: str = ""
@@ -195,8 +195,8 @@ TRAIN_SETTINGS = ("iters", "batch_size", "lr", "weight_decay", "crop", "scale_ra
 # Settings recorded (in params, settings() and the fingerprint) only where they differ from these
 # defaults, which are the behaviour from before they existed.
 OPTIONAL_TRAINING_DEFAULTS = {"optimizer": "adamw", "momentum": 0.9, "lr_policy": "poly", "encoder_weights": None}
-OPTIMIZERS = ("adamw", "sgd")
-LR_POLICIES = ("poly", "cosine")
+OPTIMIZERS = ("adamw", "sgd", "adam")
+LR_POLICIES = ("poly", "cosine", "constant", "step")
 HUB_WEIGHTS = "hub"
 
 

@@ -25,11 +25,13 @@ The metrics are :func:`benchmark.metrics.superpixels.superpixel_metrics` (Stutz 
 definitions). A tidy row per requested count (the ``n_superpixels`` column) holds the mean over
 pairs of each metric; ``measured_superpixels`` (the count actually produced, what figures plot
 against) and ``seconds_per_image`` (wall time of ``segment``, one image, one process) are means
-over images, ``evaluated_pairs`` the number of pairs. Deep (``trainable``) members without weights
-are recorded as ``skipped`` rows: training them is the engine's job, not this runner's.
+over images, ``evaluated_pairs`` the number of pairs. Deep (``trainable``) members run with the
+network of a training run (``dsbench train-superpixels``, :mod:`benchmark.engine.superpixel_train`)
+or weights; without them they are recorded as ``skipped`` rows.
 """
 from __future__ import annotations
 
+import json
 import math
 import os
 import time
@@ -74,7 +76,7 @@ class GroundTruth:
 # Ground truth
 
 
-def _cityscapes_layout(dataset: str, root: PathLike, split: str):
+def cityscapes_layout_split(dataset: str, root: PathLike, split: str):
     from benchmark.data import build_dataset
     from benchmark.registry import DATASETS
 
@@ -90,12 +92,13 @@ def ground_truth_ids(dataset: str, root: PathLike, split: str) -> List[str]:
         from benchmark.data.bsds500 import bsds500_files
 
         return [image_id for image_id, _, _ in bsds500_files(root, split)]
-    samples = _cityscapes_layout(dataset, root, split)
+    samples = cityscapes_layout_split(dataset, root, split)
     ids = getattr(samples, "ids", None)
     return list(ids) if ids is not None else [samples[i]["id"] for i in range(len(samples))]
 
 
-def _regions(sample: Mapping[str, Any]) -> np.ndarray:
+def sample_regions(sample: Mapping[str, Any]) -> np.ndarray:
+    """A Cityscapes-layout sample's ground-truth segments (module doc), int64 ``(H, W)``."""
     from benchmark.data.bsds500 import regions_from_labels
 
     labels = np.asarray(sample["labels"], dtype=np.int64)
@@ -113,14 +116,14 @@ def iter_ground_truth(dataset: str, root: PathLike, split: str, limit: Optional[
 
         samples: Iterator[GroundTruth] = (GroundTruth(i, image, segs) for i, image, segs in iter_bsds500(root, split))
     else:
-        dataset_split = _cityscapes_layout(dataset, root, split)
+        dataset_split = cityscapes_layout_split(dataset, root, split)
 
         def cityscapes_samples() -> Iterator[GroundTruth]:
             for index in range(len(dataset_split)):
                 sample = dataset_split[index]
                 image = np.asarray(sample["image"], dtype=np.float64)  # (3, H, W) in [0, 1]
                 rgb = np.clip(np.rint(image.transpose(1, 2, 0) * 255.0), 0, 255).astype(np.uint8)
-                yield GroundTruth(str(sample["id"]), rgb, [_regions(sample)])
+                yield GroundTruth(str(sample["id"]), rgb, [sample_regions(sample)])
 
         samples = cityscapes_samples()
     for count, sample in enumerate(samples):
@@ -289,10 +292,14 @@ def _tidy_rows(summary: pd.DataFrame, identity: Mapping[str, Any], origin: Mappi
 
 def segment_split(method: str, options: Optional[Mapping[str, Any]], dataset: str, root: PathLike, split: str,
                   n_values: Sequence[int], out_dir: PathLike, weights: Optional[PathLike] = None,
-                  limit: Optional[int] = None) -> pd.DataFrame:
+                  limit: Optional[int] = None, run: Optional[PathLike] = None) -> pd.DataFrame:
     """Run superpixel method ``method`` (with ``options``) over ``split`` (its first ``limit``
     images) for every requested count in ``n_values``; write the label maps, ``pairs.csv`` and
     ``metrics.csv`` under ``out_dir`` (module doc) and return the tidy rows written.
+
+    A trainable member needs its trained network: ``run`` (a finished ``dsbench train-superpixels``
+    folder: its network and options, and its training settings recorded in ``params``) or
+    ``weights`` (a state dict, e.g. ``RUN/model.pt``); without either it gets skipped rows.
 
     Every argument is checked before anything is written; a run that fails removes the label
     maps it wrote, and writes neither CSV.
@@ -304,7 +311,21 @@ def segment_split(method: str, options: Optional[Mapping[str, Any]], dataset: st
     from benchmark.registry import SUPERPIXEL_METHODS
 
     cls = SUPERPIXEL_METHODS.get(method)
+    trained = None
+    if run is not None:
+        if weights is not None:
+            raise DsbenchError("superpixels: give the trained network once, as a run or as weights, not both")
+        from benchmark.engine.superpixel_train import load_trained_network
+
+        run_cfg, trained = load_trained_network(Path(run), method)
+        if options and cls.full_options(options) != cls.full_options(run_cfg.method_options):
+            raise DsbenchError(f"superpixels: {run} was trained with options {run_cfg.method_options}; drop the "
+                               f"options (the run's are used) or give a run trained with them")
+        options = run_cfg.method_options
     params = {"method": method, "options": cls.full_options(options)}
+    if trained is not None:  # the rows say how the network was trained
+        run_cfg.describe()
+        params["train"] = json.loads(run_cfg.params)["train"]
     counts = _check_counts(n_values)
     if limit is not None and (isinstance(limit, bool) or not isinstance(limit, int) or limit < 1):
         raise DsbenchError(f"superpixels: limit must be a positive number of images, got {limit!r}")
@@ -313,12 +334,12 @@ def segment_split(method: str, options: Optional[Mapping[str, Any]], dataset: st
     out_dir = Path(out_dir)
     identity = _run_identity(method, dataset, split, params, customised=bool(options))
     origin = provenance("cpu", params)
-    if cls.trainable and weights is None:
+    if cls.trainable and weights is None and trained is None:
         rows = [make_row(identity, metric, None, METRICS[metric], status="skipped", reason=UNTRAINED,
                          provenance=origin, n_superpixels=n)
                 for n in counts for metric in [*PAIR_METRICS, "measured_superpixels", "seconds_per_image"]]
         return write_rows(out_dir / METRICS_FILE, rows)
-    segmenter = cls.from_options(options)
+    segmenter = trained if trained is not None else cls.from_options(options)
     if weights is not None:
         if not isinstance(segmenter, torch.nn.Module):
             raise DsbenchError(f"superpixel method {method!r} has no weights to load; drop --weights")
@@ -361,5 +382,6 @@ def segment_split(method: str, options: Optional[Mapping[str, Any]], dataset: st
 
 
 __all__ = ["BSDS500", "GroundTruth", "METRICS_FILE", "PAIRS_FILE", "PAIR_COLUMNS", "PAIR_METRICS", "UNTRAINED",
-           "evaluate_segmentations", "find_label_maps", "ground_truth_ids", "iter_ground_truth", "read_label_map",
-           "score_pairs", "segment_split", "summarise_pairs", "write_label_map"]
+           "cityscapes_layout_split", "evaluate_segmentations", "find_label_maps", "ground_truth_ids",
+           "iter_ground_truth", "read_label_map", "sample_regions", "score_pairs", "segment_split", "summarise_pairs",
+           "write_label_map"]

@@ -72,22 +72,33 @@ class CachedSplit:
         return self._cache[index]
 
 
+STEP_DECAY = 0.1  # the ``step`` policy's factor (PCNet Sec. IV-B: "discounted by 10 every 2K" of 4K iterations)
+
+
 def scheduled_lr(policy: str, base_lr: float, it: int, total: int) -> float:
     """Learning rate at iteration ``it`` of ``total``: ``poly`` (1 - it/total)^0.9 (Suzuki,
-    PSPNet, DeepLab) or ``cosine`` (half a cosine from ``base_lr`` to 0)."""
+    PSPNet, DeepLab), ``cosine`` (half a cosine from ``base_lr`` to 0), ``constant`` (SSN, SCN)
+    or ``step`` (``base_lr``, times :data:`STEP_DECAY` from half of the run on: PCNet's 2K of 4K)."""
     progress = it / max(total, 1)
     if policy == "cosine":
         return base_lr * 0.5 * (1.0 + math.cos(math.pi * progress))
+    if policy == "constant":
+        return base_lr
+    if policy == "step":
+        return base_lr * (STEP_DECAY if 2 * it >= total else 1.0)
     return base_lr * (1.0 - progress) ** 0.9
 
 
 def build_optimizer(cfg: RunConfig, parameters: List[torch.nn.Parameter]) -> torch.optim.Optimizer:
-    """AdamW (the suite's default) or SGD with momentum (Suzuki, Alcover-Couso), with the run's weight decay."""
+    """AdamW (the suite's default), SGD with momentum (Suzuki, Alcover-Couso) or Adam (SSN, SCN,
+    PCNet, Suzuki's HCSSN), with the run's weight decay."""
     # foreach: one fused update over all tensors; bit-identical to the per-tensor loop torch picks
     # on CPU, and several times faster for networks of many small layers.
     if cfg.optimizer == "sgd":
         return torch.optim.SGD(parameters, lr=cfg.lr, momentum=cfg.momentum, weight_decay=cfg.weight_decay,
                                foreach=True)
+    if cfg.optimizer == "adam":
+        return torch.optim.Adam(parameters, lr=cfg.lr, weight_decay=cfg.weight_decay, foreach=True)
     return torch.optim.AdamW(parameters, lr=cfg.lr, weight_decay=cfg.weight_decay, foreach=True)
 
 
@@ -223,8 +234,8 @@ def train(cfg: RunConfig, *, progress: bool = True, stop_after: Optional[int] = 
         return {"status": "done", "run_dir": str(run_dir)}
     # Everything that can refuse the config runs before the folder is touched.
     seed_everything(cfg.seed, device)
-    spec = DATASETS.get(cfg.dataset)
-    dataset = CachedSplit(build_dataset(cfg.dataset, cfg.root, cfg.train_split))
+    track, _ = find_method(cfg.method)
+    dataset = CachedSplit(track.training_samples(cfg))
     pipeline = build_pipeline(cfg).to(device)
     skip = pipeline.method.skip_reason(dataset=cfg.dataset, model=cfg.model, size_lr=cfg.resolution)
 
@@ -243,7 +254,7 @@ def train(cfg: RunConfig, *, progress: bool = True, stop_after: Optional[int] = 
         if _finished(run_dir, cfg):  # again under the lock: another call may have finished it meanwhile
             return {"status": "done", "run_dir": str(run_dir)}
         try:
-            return _train_locked(cfg, run_dir, device, spec, dataset, pipeline, skip, progress, stop_after)
+            return _train_locked(cfg, run_dir, device, dataset, pipeline, skip, progress, stop_after)
         except BaseException:
             # Nothing worth keeping from a fresh folder until a checkpoint or the weights exist.
             cleanup = fresh and not (run_dir / CHECKPOINT).exists() and not (run_dir / FINAL).exists()
@@ -267,7 +278,7 @@ def _remove_folders(folders: List[Path]) -> None:
             break
 
 
-def _train_locked(cfg: RunConfig, run_dir: Path, device: torch.device, spec: Any, dataset: CachedSplit,
+def _train_locked(cfg: RunConfig, run_dir: Path, device: torch.device, dataset: CachedSplit,
                   pipeline: SegmentationPipeline, skip: Optional[str], progress: bool,
                   stop_after: Optional[int]) -> Dict[str, Any]:
     if skip:
@@ -298,13 +309,16 @@ def _train_locked(cfg: RunConfig, run_dir: Path, device: torch.device, spec: Any
         timed_iters, timed_seconds = int(state.get("timed_iters", 0)), float(state.get("timed_seconds", 0.0))
     cfg.save(run_dir)
 
-    use_amp = device.type == "cuda"
+    # A pipeline may decline mixed precision (the superpixel networks' SLIC distances and
+    # association softmax need float32).
+    use_amp = device.type == "cuda" and getattr(pipeline, "mixed_precision", True)
     amp_dtype = torch.bfloat16 if use_amp and torch.cuda.is_bf16_supported() else torch.float16
     scaler = torch.amp.GradScaler("cuda", enabled=use_amp and amp_dtype == torch.float16)
     # Labels follow the method's label sampler through augmentation too (soft labels stay paired
     # with the colour image's resampling: Alcover-Couso Sec IV-B).
     augment = train_transform(crop=cfg.crop, scale_range=cfg.scale_range, label_mode=pipeline.method.label_mode,
-                              **({"num_classes": spec.num_classes, **pipeline.method.label_options()}
+                              **({"num_classes": DATASETS.get(cfg.dataset).num_classes,
+                                  **pipeline.method.label_options()}
                                  if pipeline.method.label_mode != "nearest" else {}))
     pipeline.train()
     bar = tqdm(range(start_it, cfg.iters), initial=start_it, total=cfg.iters, disable=not progress,

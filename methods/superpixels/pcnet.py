@@ -235,6 +235,14 @@ class PCNet(AssociationSegmenter, nn.Module, SuperpixelMethod):
         self.position_weight = float(position_weight)
         self.generator = torch.Generator().manual_seed(int(seed))
 
+    def get_extra_state(self) -> torch.Tensor:
+        """The sampling generator's state travels in checkpoints, so a resumed training draws the
+        patches and windows an uninterrupted one would."""
+        return self.generator.get_state()
+
+    def set_extra_state(self, state: torch.Tensor) -> None:
+        self.generator.set_state(state)
+
     @property
     def input_multiple(self) -> int:
         """Full-resolution sizes are padded to this: the scale times the trunk's stride (64)."""

@@ -27,12 +27,14 @@ from typing import Any, Callable, Dict, List
 
 import torch
 
+from benchmark.errors import DsbenchError
 from benchmark.perf import PERF, PerfResult, best_of
 from methods.superpixels.deep_common import finish_segmentation
 from methods.superpixels.pcnet import PCNet
 from methods.superpixels.scn import SCN
 
-SIZES = {"1K": (512, 1024), "2K": (1024, 2048), "4K": (2048, 4096)}  # (H, W), long side named
+SIZES = {"0.5K": (256, 512), "1K": (512, 1024), "2K": (1024, 2048), "4K": (2048, 4096)}  # (H, W), long side named
+RESOLUTION_DATASET = "random_image"  # the rows' dataset: a seeded random image of each size
 CELL = 16
 
 
@@ -77,6 +79,32 @@ def measure(label: str, models, repeats: int) -> Dict[str, Any]:
     row["speedup"] = row["scn_s"] / row["pcnet_s"]
     row["memory_ratio"] = row["scn_peak_mb"] / row["pcnet_peak_mb"]
     return row
+
+
+def resolution_rows(labels: List[str], repeats: int = 1) -> List[Dict[str, Any]]:
+    """Tidy rows (:mod:`benchmark.results`) of :func:`measure` at each size: per method and size,
+    ``seconds_per_image`` (median of ``repeats`` after a warm-up) and ``peak_memory_mib``."""
+    from benchmark.engine.run_config import canonical_json
+    from benchmark.results import make_row, provenance
+
+    unknown = [label for label in labels if label not in SIZES]
+    if unknown:
+        raise DsbenchError(f"superpixel resolution: unknown size {', '.join(unknown)}; use {', '.join(SIZES)}")
+    models = build_models()
+    rows: List[Dict[str, Any]] = []
+    for label in labels:
+        measured = measure(label, models, repeats)
+        for name, model in zip(("scn", "pcnet"), models):
+            params = {"method": name, "options": type(model).full_options({})}
+            identity = {"run_id": f"superpixel-resolution-{name}", "dataset": RESOLUTION_DATASET, "split": label,
+                        "track": "superpixels", "method": name, "params": canonical_json(params), "model": "",
+                        "height": measured["H"], "width": measured["W"], "seed": 0}
+            origin = provenance("cpu", params)
+            rows.append(make_row(identity, "seconds_per_image", measured[f"{name}_s"], "s", provenance=origin,
+                                 n_superpixels=measured["n_superpixels"]))
+            rows.append(make_row(identity, "peak_memory_mib", measured[f"{name}_peak_mb"], "MiB", provenance=origin,
+                                 n_superpixels=measured["n_superpixels"]))
+    return rows
 
 
 @PERF.register("superpixel_resolution")
