@@ -621,7 +621,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = verb("superpixel-resolution", cmd_superpixel_resolution,
              "PCNet vs SCN inference time and peak memory at input resolutions (PCNet Fig 1) as tidy rows")
-    p.add_argument("--sizes", nargs="+", default=["0.5K", "1K", "2K"], help="of 0.5K 1K 2K 4K (long side)")
+    p.add_argument("--sizes", nargs="+", default=["0.5K", "1K", "2K"], help="of 0.25K 0.5K 1K 2K 4K (long side)")
     p.add_argument("--repeats", type=int, default=1, help="timed calls per size after a warm-up (median)")
     p.add_argument("--threads", type=int, default=0, help="torch intra-op threads (default: torch's own choice)")
     p.add_argument("--out", required=True, help="CSV of tidy rows")

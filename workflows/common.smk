@@ -196,14 +196,21 @@ from benchmark.results import protocol_suffix
 
 # The evaluate rule's test protocol (`eval:`): its metrics file is metrics{EVAL_SUFFIX}.csv, so
 # a preset that only tests differently (suzuki_cityscapes_multiscale) reuses another's trained runs.
-EVAL_SUFFIX = protocol_suffix(MATRIX.get("eval", {}).get("scales", [1.0]), MATRIX.get("eval", {}).get("flip", False))
+EVAL_SUFFIX = protocol_suffix(
+    MATRIX.get("eval", {}).get("scales", [1.0]),
+    MATRIX.get("eval", {}).get("flip", False),
+)
 
 
 def target_class_args():
     """`--target-classes A B` of the config's target_classes; nothing for an empty list (a dataset
     whose paper names no target classes: the flag takes at least one)."""
     targets = MATRIX.get("target_classes", [])
-    return "--target-classes " + " ".join(shlex.quote(c) for c in targets) if targets else ""
+    return (
+        "--target-classes " + " ".join(shlex.quote(c) for c in targets)
+        if targets
+        else ""
+    )
 
 
 def eval_protocol_args():
@@ -212,7 +219,9 @@ def eval_protocol_args():
     protocol = MATRIX.get("eval", {})
     args = ""
     if "scales" in protocol:
-        args += " --scales " + " ".join(str(float(scale)) for scale in protocol["scales"])
+        args += " --scales " + " ".join(
+            str(float(scale)) for scale in protocol["scales"]
+        )
     if protocol.get("flip", False):
         args += " --flip"
     return args

@@ -1,4 +1,5 @@
-"""`dsbench perf superpixel-resolution`: PCNet vs SCN inference time and peak memory at 1K, 2K, 4K.
+"""`dsbench perf superpixel-resolution`: PCNet vs SCN inference time and peak memory at 1K, 2K, 4K
+(and, for the DAG's rows, any size of SIZES).
 
 Sizes are named by the long side, aspect 2:1 (landscape): 1K = 1024 x 512, 2K = 2048 x 1024,
 4K = 4096 x 2048 (W x H). Both networks are timed on the same random image with the same grid
@@ -33,7 +34,7 @@ from methods.superpixels.deep_common import finish_segmentation
 from methods.superpixels.pcnet import PCNet
 from methods.superpixels.scn import SCN
 
-SIZES = {"0.5K": (256, 512), "1K": (512, 1024), "2K": (1024, 2048), "4K": (2048, 4096)}  # (H, W), long side named
+SIZES = {"0.25K": (128, 256), "0.5K": (256, 512), "1K": (512, 1024), "2K": (1024, 2048), "4K": (2048, 4096)}  # (H, W), long side named
 RESOLUTION_DATASET = "random_image"  # the rows' dataset: a seeded random image of each size
 CELL = 16
 

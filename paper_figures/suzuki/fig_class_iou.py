@@ -21,7 +21,6 @@ from paper_figures.style.panels import (FONT_SIZE, NOTE_COLOR, ZERO, add_legend,
 from paper_figures.suzuki.shared import (LEVEL_PANEL_KEY, REPORTED_TITLE, THIN_SMALL_CLASSES, architectures,
                                          at_paper_settings, reported)
 
-EXPERIMENT = "suzuki_hc"
 TITLE = "Suzuki 2021, Table 2: IoU of thin and small classes, FCN-32 vs HCFCN-32"
 XLABEL = "class (thin and small, Table 2)"
 YLABEL = "IoU (%)"

@@ -24,7 +24,6 @@ from paper_figures.rows import ok_rows, with_params
 from paper_figures.style.panels import add_legend, empty_panel, label_axes, new_figure, split_titles
 from paper_figures.suzuki.shared import PAPER_LEVELS, architecture
 
-EXPERIMENT = "suzuki_hc"
 # Two lines: the title must fit a one-column figure (a single panel).
 TITLE = "Suzuki 2021, Fig 3: cluster boundaries\nof the last level over a synthcity image"
 XLABEL = "column (cells)"

@@ -13,7 +13,6 @@ from matplotlib.figure import Figure
 from benchmark.registry import FIGURES
 from paper_figures.suzuki.shared import levels_figure
 
-EXPERIMENT = "suzuki_hc"
 # Two lines: the title must fit a one-column figure (a single panel).
 TITLE = "Suzuki 2021, Fig 6:\ninference speed by hierarchy level (HCFCN-32)"
 YLABEL = "inference speed (images/s)"

@@ -16,7 +16,6 @@ import pandas as pd
 from benchmark.registry import FIGURES
 from paper_figures.suzuki.shared import models_table
 
-EXPERIMENT = "suzuki_hc"
 TITLE = "Suzuki 2021, Table 3: accuracy and inference time"
 
 

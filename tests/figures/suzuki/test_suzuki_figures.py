@@ -59,10 +59,10 @@ SUZUKI_IDS = ["suzuki_levels", "suzuki_speed", "suzuki_class_iou", "suzuki_clust
               "table_suzuki_table1"]
 
 
-def test_every_suzuki_output_belongs_to_its_experiment():
-    assert {k: paper_figures.EXPERIMENT_OF[k] for k in SUZUKI_IDS} == {
-        **{k: "suzuki_hc" for k in SUZUKI_IDS}, "table_suzuki_table1": "suzuki_table1"}
-    assert not set(SUZUKI_IDS) & set(paper_figures.figure_ids())
+def test_suzuki_outputs_are_default_figures_except_table1():
+    # The suzuki_hc runs are part of the default run; Table 1's branches are their own experiment.
+    assert set(paper_figures.figure_ids()) & set(SUZUKI_IDS) == set(SUZUKI_IDS) - {"table_suzuki_table1"}
+    assert paper_figures.EXPERIMENT_OF["table_suzuki_table1"] == "suzuki_table1"
 
 
 @pytest.mark.parametrize("key", [k for k in SUZUKI_IDS if not k.startswith("table_")])
