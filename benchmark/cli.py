@@ -162,15 +162,25 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     if args.cost:
         from benchmark.cost.report import cost_of_run
 
-        print(f"wrote {cost_of_run(args.run, device=args.device)}")
+        print(f"wrote {cost_of_run(args.run, device=args.device, scales=args.scales, flip=args.flip)}")
     return 0
+
+
+def add_test_protocol_arguments(p: argparse.ArgumentParser, purpose: str = "") -> None:
+    """--scales / --flip, the multi-scale test protocol (evaluate, and the cost of a run)."""
+    p.add_argument("--scales", nargs="+", type=float, default=[1.0], metavar="FACTOR",
+                   help="multi-scale testing: factors of the run's resolution whose predictions (logits at the "
+                        "label size) are averaged, e.g. 0.5 0.75 1.0 1.25 1.5 1.75; default 1.0 (single scale)"
+                        + (f"; {purpose}" if purpose else ""))
+    p.add_argument("--flip", action="store_true", help="also average the left-right mirrored input's predictions")
 
 
 def cmd_flops(args: argparse.Namespace) -> int:
     from benchmark.cost.report import cost_of_model, cost_of_run
 
     if args.run:
-        out = cost_of_run(args.run, device=args.device, latency=not args.no_latency)
+        out = cost_of_run(args.run, device=args.device, latency=not args.no_latency, scales=args.scales,
+                          flip=args.flip)
         print(f"wrote {out}")
         return 0
     if not (args.model and args.method and args.resolution):
@@ -503,10 +513,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--save-predictions", default=None, help="folder for *_labelIds.png predictions")
     p.add_argument("--center-crop", action="store_true", help="evaluate on the central square crop")
     p.add_argument("--target-classes", nargs="+", default=None, help="class names for miou_target")
-    p.add_argument("--scales", nargs="+", type=float, default=[1.0], metavar="FACTOR",
-                   help="multi-scale testing: factors of the run's resolution whose predictions (logits at the "
-                        "label size) are averaged, e.g. 0.5 0.75 1.0 1.25 1.5 1.75; default 1.0 (single scale)")
-    p.add_argument("--flip", action="store_true", help="also average the left-right mirrored input's predictions")
+    add_test_protocol_arguments(p)
     p.add_argument("--cost", action="store_true",
                    help="also write RUN/cost.csv, as `dsbench flops --run RUN` does (one process: the DAG's evaluate rule)")
     p.add_argument("--device", default="auto")
@@ -515,6 +522,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = verb("flops", cmd_flops, "count the cost of a run (writes RUN/cost.csv, replacing it) or of an "
              "untrained pipeline (prints it)")
     p.add_argument("--run", default=None, help="run folder: its RUN/cost.csv is replaced by this count")
+    add_test_protocol_arguments(p, "with --run: also count (and time) every pass of this protocol, under its split")
     p.add_argument("--model", default=None)
     p.add_argument("--method", default=None, help="registered method (with --model)")
     p.add_argument("--encoder", default=None, help=f"timm encoder name (None: the DAG's, "

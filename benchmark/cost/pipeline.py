@@ -36,6 +36,7 @@ STAGES = ("sampler", "network", "unsampler")
 ESTIMATED_STAGES = {
     "unsampler_search": "estimate: k-d tree nearest-point search (scipy, outside the trace), "
                         "ceil(log2 hw) x (hw + 2 HW) comparisons",
+    "average": "estimate: the multi-scale mean, one MAC per logit at the label size per pass",
 }
 
 
@@ -143,6 +144,41 @@ def pipeline_cost(method: nn.Module, model: nn.Module, size_hr: Sequence[int], s
         "stages": stages,
         "unsupported_ops": {op: int(n) for op, n in sorted(unsupported.items())},
         "fraction_pixels_sampled": size_lr[0] * size_lr[1] / (size_hr[0] * size_hr[1]),
+    }
+
+
+def multiscale_cost(method: nn.Module, model: nn.Module, size_hr: Sequence[int], size_lr: Sequence[int],
+                    scales: Sequence[float], flip: bool, labels_hr: Optional[torch.Tensor] = None) -> Dict[str, Any]:
+    """Per-image cost of one multi-scale prediction (:meth:`SegmentationPipeline.predict_multiscale`):
+    every scale's :func:`pipeline_cost` summed, twice with ``flip`` (a mirrored pass costs what the
+    pass costs), plus stage ``average``: one MAC per logit at the label size per pass. Same form as
+    :func:`pipeline_cost`; ``params`` stay one pipeline's (every pass shares the weights);
+    ``fraction_pixels_sampled`` sums the passes'."""
+    from benchmark.engine.pipeline import scaled_size
+
+    passes = 2 if flip else 1
+    per_scale = [pipeline_cost(method, model, size_hr, scaled_size(tuple(size_lr), scale), labels_hr=labels_hr)
+                 for scale in scales]
+    stages: Dict[str, Dict[str, int]] = {}
+    for cost in per_scale:
+        for stage, numbers in cost["stages"].items():
+            summed = stages.setdefault(stage, {"macs": 0, "flops": 0, "params": numbers["params"]})
+            summed["macs"] += passes * numbers["macs"]
+            summed["flops"] += passes * numbers["flops"]
+    logits = int(getattr(model, "num_classes", 1)) * int(size_hr[0]) * int(size_hr[1])
+    average = passes * len(per_scale) * logits
+    stages["average"] = {"macs": average, "flops": 2 * average, "params": 0}
+    unsupported: Counter = Counter()
+    for cost in per_scale:
+        unsupported.update({op: passes * n for op, n in cost["unsupported_ops"].items()})
+    macs = sum(s["macs"] for s in stages.values())
+    return {
+        "macs": int(macs),
+        "flops": int(2 * macs),
+        "params": per_scale[0]["params"],
+        "stages": stages,
+        "unsupported_ops": {op: int(n) for op, n in sorted(unsupported.items())},
+        "fraction_pixels_sampled": passes * sum(c["fraction_pixels_sampled"] for c in per_scale),
     }
 
 

@@ -7,7 +7,7 @@ Every spec (:class:`DatasetSpec`) gives its classes in training-id order (``clas
 ``evaluated_classes``; metrics average over those (the others never occur, so their IoU is
 undefined). Dataset cards (:mod:`benchmark.data.cards`) and the public datasets
 (:mod:`benchmark.data.public`, registered here: ade20k, deepglobe_landcover,
-synthia_rand_cityscapes, apolloscape, supervisely_person) bring their own classes.
+synthia_rand_cityscapes, mapillary_v1_2, apolloscape, supervisely_person) bring their own classes.
 
 Usage::
 

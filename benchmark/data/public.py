@@ -6,7 +6,8 @@ dataset (registered name)  how it is read                                       
 ade20k                     card ``cards/ade20k.yaml``                             150      value 0 ('other')
 deepglobe_landcover        card ``cards/deepglobe_landcover.yaml`` (RGB masks)    6        colour (0, 0, 0) unknown
 synthia_rand_cityscapes    card ``cards/synthia_rand_cityscapes.yaml``            16       ids 0, 13, 14, 16, 18, 20, 22
-mapillary (per root)       :func:`register_mapillary`: the dataset's own config   config   labels with evaluate: false
+mapillary_v1_2             card ``cards/mapillary_v1_2.yaml``, config checked     65       index 65, void--unlabeled
+mapillary_v2_0 (per root)  :func:`register_mapillary`: the dataset's own config   config   labels with evaluate: false
 apolloscape                :func:`apolloscape_spec` (nested Record/Camera dirs)   22       trainId 255 of its table
 supervisely_person         :func:`supervisely_person_spec` (JSON annotations)     2        none
 =========================  =====================================================  =======  ==========================
@@ -58,6 +59,17 @@ def _mapillary_config(root: Path, version: str) -> Path:
                        f"validation/ folders")
 
 
+def mapillary_labels(config_path: Path) -> List[tuple]:
+    """(name, colour, scored) of every label of a Mapillary config, in index order (= pixel value)."""
+    try:
+        labels = json.loads(config_path.read_text(encoding="utf-8"))["labels"]
+        return [(str(label["name"]), [int(c) for c in label["color"]], bool(label.get("evaluate", True)))
+                for label in labels]
+    except (OSError, ValueError, KeyError, TypeError) as error:
+        raise DsbenchError(f"{config_path}: not a Mapillary config ({type(error).__name__}: {error}); it needs "
+                           f"labels: [{{name, color, evaluate}}, ...]; re-download it") from error
+
+
 def mapillary_card(root: Union[str, os.PathLike], version: str = "v1.2", name: Optional[str] = None) -> DatasetCard:
     """A card built from the dataset's own config: label index = pixel value, ``evaluate: false`` ignored.
 
@@ -67,13 +79,7 @@ def mapillary_card(root: Union[str, os.PathLike], version: str = "v1.2", name: O
     """
     root = Path(root)
     config_path = _mapillary_config(root, version)
-    try:
-        labels = json.loads(config_path.read_text(encoding="utf-8"))["labels"]
-        entries = [(str(label["name"]), [int(c) for c in label["color"]], bool(label.get("evaluate", True)))
-                   for label in labels]
-    except (OSError, ValueError, KeyError, TypeError) as error:
-        raise DsbenchError(f"{config_path}: not a Mapillary config ({type(error).__name__}: {error}); it needs "
-                           f"labels: [{{name, color, evaluate}}, ...]; re-download it") from error
+    entries = mapillary_labels(config_path)
     card = {
         "name": name or f"mapillary_{version.replace('.', '_')}",
         "root": str(root),
@@ -95,8 +101,48 @@ def load_mapillary_spec(root: Union[str, os.PathLike], version: str = "v1.2",
 
 def register_mapillary(root: Union[str, os.PathLike], version: str = "v1.2",
                        name: Optional[str] = None) -> DatasetSpec:
-    """Register Mapillary Vistas under ``root`` (default name ``mapillary_v1_2`` / ``mapillary_v2_0``)."""
-    return register_spec(load_mapillary_spec(Path(root).resolve(), version, name))
+    """Register Mapillary Vistas under ``root`` (default name ``mapillary_v1_2`` / ``mapillary_v2_0``).
+
+    ``mapillary_v1_2`` is also a shipped card: a v1.2 config with the card's labels returns that spec
+    (the same dataset); any other config under that name is refused by :func:`register_spec`."""
+    spec = load_mapillary_spec(Path(root).resolve(), version, name)
+    from benchmark.registry import DATASETS
+
+    shipped = DATASETS.get(spec.name) if spec.name in DATASETS else None
+    if shipped is not None and shipped.source == str(CARDS_DIR / f"{spec.name}.yaml") and \
+            (shipped.class_names, shipped.label_ids) == (spec.class_names, spec.label_ids):
+        return shipped
+    return register_spec(spec)
+
+
+#: The shipped card of each Mapillary version that has one (v2.0's 124 labels come from its config).
+MAPILLARY_SHIPPED_CARDS = {"mapillary_v1_2": "v1.2"}
+
+
+def check_mapillary_config(root: Path, card: DatasetCard, version: str) -> None:
+    """Where ``root`` holds the download's config, its labels must be the card's (index = pixel value)."""
+    path = next((root / n for n in MAPILLARY_CONFIGS[version] if (root / n).is_file()), None)
+    if path is None:
+        return  # the labels alone suffice; the config only guards against another version's files
+    scored = {i: n for i, (n, _, flag) in enumerate(mapillary_labels(path)) if flag}
+    expected = {c.values[0]: c.name for c in card.classes}
+    if scored != expected:
+        wrong = sorted(set(scored.items()) ^ set(expected.items()))[0]
+        raise DsbenchError(f"{path}: its scored labels differ from the {card.name} card's ({card.source}), first at "
+                           f"index {wrong[0]}; point --root at a Mapillary Vistas {version} download, or register "
+                           f"this config under its own name with register_mapillary(root, version, name=...)")
+
+
+def mapillary_spec(card: DatasetCard) -> DatasetSpec:
+    """The shipped card's spec; each split first checks the root's config against the card."""
+    plain = spec_from_card(card)
+    version = MAPILLARY_SHIPPED_CARDS[card.name]
+
+    def build(root: Union[str, os.PathLike], split: str, *, transform: Optional[Transform] = None):
+        check_mapillary_config(Path(root), card, version)
+        return plain.builder(root, split, transform=transform)
+
+    return dataclasses.replace(plain, builder=build)
 
 
 # ----------------------------------------------------------------------------- ApolloScape
@@ -281,11 +327,13 @@ def supervisely_person_spec() -> DatasetSpec:
 
 # ----------------------------------------------------------------------------- registration
 def register_public_datasets() -> List[DatasetSpec]:
-    """Register the shipped cards, ApolloScape and Supervisely Person (Mapillary needs its root)."""
-    specs = [spec_from_card(read_card(path)) for path in shipped_card_paths()]
+    """Register the shipped cards (Mapillary v1.2's checks the root's config), ApolloScape and
+    Supervisely Person."""
+    cards = [read_card(path) for path in shipped_card_paths()]
+    specs = [mapillary_spec(card) if card.name in MAPILLARY_SHIPPED_CARDS else spec_from_card(card) for card in cards]
     specs += [apolloscape_spec(), supervisely_person_spec()]
     return [register_spec(spec) for spec in specs]
 
 
-__all__ = ["APOLLOSCAPE_CLASSES", "MAPILLARY_CONFIGS", "apolloscape_spec", "load_mapillary_spec", "mapillary_card",
+__all__ = ["APOLLOSCAPE_CLASSES", "MAPILLARY_CONFIGS", "MAPILLARY_SHIPPED_CARDS", "apolloscape_spec", "load_mapillary_spec", "mapillary_card",
            "register_mapillary", "register_public_datasets", "shipped_card_paths", "supervisely_person_spec"]

@@ -47,7 +47,7 @@ def _png16_rgb(path: Path, rgb: np.ndarray) -> None:
 
 def test_public_specs_are_registered_with_their_own_classes() -> None:
     expected = {"ade20k": 150, "deepglobe_landcover": 6, "synthia_rand_cityscapes": 16, "apolloscape": 22,
-                "supervisely_person": 2}
+                "supervisely_person": 2, "mapillary_v1_2": 65}
     assert {spec.name: spec.num_classes for spec in PUBLIC_DATASETS} == expected
     for name, count in expected.items():
         spec = DATASETS.get(name)
@@ -60,7 +60,7 @@ def test_public_specs_are_registered_with_their_own_classes() -> None:
 
 def test_cards_are_package_data() -> None:
     names = sorted(path.name for path in shipped_card_paths())
-    assert names == ["ade20k.yaml", "deepglobe_landcover.yaml", "synthia_rand_cityscapes.yaml"]
+    assert names == ["ade20k.yaml", "deepglobe_landcover.yaml", "mapillary_v1_2.yaml", "synthia_rand_cityscapes.yaml"]
     package_data = tomllib.loads((REPO / "pyproject.toml").read_text())["tool"]["setuptools"]["package-data"]
     assert "cards/*.yaml" in package_data["benchmark.data"]
 
@@ -184,6 +184,62 @@ def test_mapillary_reads_the_datasets_config(tmp_path: Path) -> None:
         load_mapillary_spec(tmp_path, "v2.0")
     with pytest.raises(DsbenchError, match="version 'v3' unknown"):
         load_mapillary_spec(root, "v3")
+
+
+def write_mapillary_v1_2(root: Path, index: np.ndarray = None) -> Path:
+    """Mapillary Vistas v1.2 in its layout: config_v1.2.json with the shipped card's 65 labels plus
+    void--unlabeled (66, index = pixel value) and palette PNGs under {training,validation}/v1.2/labels."""
+    from benchmark.data.cards import read_card
+
+    card = read_card(REPO / "benchmark" / "data" / "cards" / "mapillary_v1_2.yaml")
+    labels = [{"name": c.name, "color": list(c.color), "evaluate": True} for c in card.classes]
+    labels.append({"name": "void--unlabeled", "color": [0, 0, 0], "evaluate": False})
+    root.mkdir(parents=True, exist_ok=True)
+    (root / "config_v1.2.json").write_text(json.dumps({"labels": labels, "version": "1.2"}))
+    if index is None:
+        index = np.full((H, W), 13, np.uint8)  # road
+        index[:, 4:8], index[:, 8:] = 55, 65  # car, unlabeled
+    palette = [value for label in labels for value in label["color"]]
+    for folder, stem in (("training", "tr_key"), ("validation", "va_key")):
+        _save(root / folder / "images" / f"{stem}.jpg", _photo(6))
+        image = Image.fromarray(index, mode="L").convert("P")
+        image.putpalette(palette + [0] * (768 - len(palette)))
+        (root / folder / "v1.2" / "labels").mkdir(parents=True, exist_ok=True)
+        image.save(root / folder / "v1.2" / "labels" / f"{stem}.png")
+    return root
+
+
+def test_mapillary_v1_2_is_registered_by_name_and_checks_the_downloads_config(tmp_path: Path) -> None:
+    root = write_mapillary_v1_2(tmp_path / "vistas")
+    spec = DATASETS.get("mapillary_v1_2")
+    assert spec.class_names[13] == "construction--flat--road" and spec.colors[55] == (0, 0, 142)
+    labels = build_dataset("mapillary_v1_2", root, "val")[0]["labels"].numpy()
+    assert (labels[:, :4] == 13).all() and (labels[:, 4:8] == 55).all() and (labels[:, 8:] == 255).all()
+    assert len(build_dataset("mapillary_v1_2", root, "train")) == 1
+    # the config's own reading agrees, so registering it by the default name is the same dataset
+    assert register_mapillary(root, "v1.2") is spec
+    config = json.loads((root / "config_v1.2.json").read_text())
+    config["labels"][13], config["labels"][14] = config["labels"][14], config["labels"][13]
+    (root / "config_v1.2.json").write_text(json.dumps(config))
+    with pytest.raises(DsbenchError, match=r"config_v1\.2\.json: its scored labels differ from the mapillary_v1_2 "
+                                           r"card's .*first at index 13; point --root at a Mapillary Vistas v1\.2"):
+        build_dataset("mapillary_v1_2", root, "val")
+    with pytest.raises(DsbenchError, match="'mapillary_v1_2' of .*config_v1.2.json is already registered"):
+        register_mapillary(root, "v1.2")
+
+
+def test_mapillary_v1_2_by_name_from_the_cli(tmp_path: Path, capsys) -> None:
+    from benchmark.cli import main
+
+    root = write_mapillary_v1_2(tmp_path / "vistas")
+    assert main(["intrinsic", "--dataset", "mapillary_v1_2", "--root", str(root), "--split", "val",
+                 "--method", "uniform", "--resolution", f"{H // 2}x{W // 2}", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)
+    (root / "config_v1.2.json").write_text("{}")  # a damaged config: one line naming it, exit 2
+    assert main(["intrinsic", "--dataset", "mapillary_v1_2", "--root", str(root), "--split", "val",
+                 "--method", "uniform", "--resolution", f"{H // 2}x{W // 2}"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "config_v1.2.json: not a Mapillary config" in err and "Traceback" not in err
 
 
 APOLLO_CAMERA = Path("road01_ins") / "ColorImage" / "Record001" / "Camera 5"

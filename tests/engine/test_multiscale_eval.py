@@ -116,3 +116,31 @@ def test_evaluate_at_scale_one_gives_todays_rows_and_multiscale_rows_name_their_
 def test_a_bad_scale_is_a_one_line_error(capsys, tmp_path, scales, needle):
     code, err = run_cli(capsys, "evaluate", "--run", str(tmp_path), "--scales", *scales, "--quiet")
     assert_one_line_error(code, err, "--scales", needle)
+
+
+def test_multiscale_cost_counts_every_pass_under_its_own_split(tiny_city, tmp_path, capsys):
+    from benchmark.cost.pipeline import pipeline_cost
+    from benchmark.engine.train import load_trained_pipeline
+
+    run = tmp_path / "run"
+    train(config(tiny_city, run, iters=1), progress=False)
+    assert main(["evaluate", "--run", str(run), "--device", "cpu", "--cost", "--quiet"]) == 0
+    single = read_rows(run / "cost.csv")
+    assert main(["evaluate", "--run", str(run), "--device", "cpu", "--cost", "--quiet",
+                 "--scales", "0.5", "1.0", "--flip"]) == 0
+    capsys.readouterr()
+    both = read_rows(run / "cost.csv")
+    total = "metric == 'macs' and stage == 'total'"
+    assert set(both["split"]) == {"val", "val-multiscale-flip"}
+    # the single-scale rows stay what a single-scale evaluation writes
+    assert both.query(f"split == 'val' and {total}")["value"].item() == single.query(total)["value"].item()
+    cfg, pipeline = load_trained_pipeline(run, torch.device("cpu"))
+    size_hr = (64, 128)
+    labels = torch.zeros(1, *size_hr, dtype=torch.long)
+    passes = sum(pipeline_cost(pipeline.method, pipeline.model, size_hr, scaled_size(cfg.resolution, s),
+                               labels_hr=labels)["macs"] for s in (0.5, 1.0))
+    average = 2 * 2 * pipeline.model.num_classes * size_hr[0] * size_hr[1]  # 4 passes, one MAC per logit
+    multi = both[both["split"] == "val-multiscale-flip"]
+    assert multi.query(total)["value"].item() == 2 * passes + average
+    assert multi.query("metric == 'macs' and stage == 'average'")["value"].item() == average
+    assert "latency_ms" in set(multi["metric"]) and multi["config_hash"].iloc[0] != single["config_hash"].iloc[0]
