@@ -640,7 +640,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--method", required=True, help="trainable superpixel method")
     add_superpixel_dataset_arguments(p)
     p.add_argument("--out", required=True, help="run folder")
-    # None: the method's paper setting (benchmark.engine.superpixel_train.PAPER_TRAINING)
+    # None: the method's paper setting (its class's paper_training, methods/superpixels)
     p.add_argument("--iters", type=int, default=None, help="training steps (default: the paper's)")
     p.add_argument("--batch-size", type=int, default=None, help="crops per step (default: the paper's)")
     p.add_argument("--crop", type=parse_size, default=None, help="random crop HxW (default: the paper's)")

@@ -185,6 +185,9 @@ class SuperpixelMethod(abc.ABC):
     # What the engine's training loop (benchmark.engine.train) asks of a trainable member:
     # ground-truth segment ids are resampled by nearest only (ids are never interpolated).
     label_mode: ClassVar[str] = "nearest"
+    # A trainable member's paper settings (optimizer, lr, lr_policy, batch_size, crop, iters): what
+    # a run gets where the command line or the config gives none (benchmark.engine.superpixel_train).
+    paper_training: ClassVar[Mapping[str, Any]] = {}
 
     def label_options(self) -> Dict[str, Any]:
         """No options: nearest resampling of segment ids has none."""

@@ -1,6 +1,7 @@
 # Shared helpers: the run matrix from the config, run ids, and command-line fragments.
 import os
 import json
+import re
 import shlex
 
 
@@ -88,10 +89,19 @@ def check_matrix_names(matrix):
             )
 
 
-if not FIGURES_ONLY:
+# Checked once, by the Snakemake process the user started: a cluster job's own Snakemake process
+# (sbatch script, srun step) runs one rule of an already checked config.
+if not FIGURES_ONLY and workflow.is_main_process:
     check_matrix_names(MATRIX)
 
 RUNS = MATRIX["runs_dir"]
+# A `{dataset}` wildcard is one of the matrix's datasets (or a superpixel track's own dataset).
+DATASET_WILDCARD = "|".join(
+    re.escape(name)
+    for name in sorted(
+        {*MATRIX["datasets"], *(MATRIX.get("superpixels") or {}).get("datasets", {})}
+    )
+)
 METRICS_CSV = MATRIX["metrics_csv"]
 FIGURE_DIR = MATRIX["figures_dir"]
 LOGS = MATRIX["logs_dir"]

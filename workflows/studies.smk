@@ -10,6 +10,11 @@ rule study:
         f"{RUNS}/{{dataset}}-{{study}}/metrics.csv",
     log:
         f"{LOGS}/study/{{dataset}}-{{study}}.log",
+    # Other rules' outputs share the shape RUN/<a>-<b>/metrics.csv (superpixels-resolution,
+    # synthcity-superpixels-slic): a study is a dataset of the matrix and one word.
+    wildcard_constraints:
+        dataset=DATASET_WILDCARD,
+        study=r"[a-z][a-z0-9_]*",
     conda:
         "../environment.yml"
     threads: 1

@@ -11,7 +11,7 @@ reached through the superpixel track (``benchmark.tracks.SUPERPIXELS``):
 * :func:`training_samples`: the ground-truth *segments* of the train split as labels (not classes):
   BSDS500, one sample per (image, annotator) as SSN, SCN and PCNet train; a Cityscapes-layout
   dataset (synthcity), the instance-aware regions of ``benchmark.engine.superpixels``.
-* :func:`superpixel_run_config`: a method's paper settings (:data:`PAPER_TRAINING`) as defaults.
+* :func:`superpixel_run_config`: a method's paper settings (its class's ``paper_training``) as defaults.
 
 Run config conventions: ``model`` is ``""`` (no segmentation network), ``resolution`` and ``crop``
 are the training crop (random crops at full resolution, never a resize), ``scale_range`` (1, 1)
@@ -31,24 +31,6 @@ from benchmark.defaults import TRAIN_CHECKPOINT_EVERY
 from benchmark.errors import DsbenchError
 from benchmark.engine.run_config import RunConfig
 
-# The papers' training settings (what a run gets where the command line or config gives none).
-# SSN and SCN numbers are those of their own papers (Jampani et al. 2018 Sec. 4; Yang et al. 2020
-# Sec. 4), which are not in ../shared/papers; PCNet's and HCSSN's are quoted from the papers there.
-PAPER_TRAINING: Mapping[str, Mapping[str, Any]] = {
-    # SSN: Adam, lr 1e-4, batches of 8 random 201x201 crops, 500K iterations.
-    "ssn": {"optimizer": "adam", "lr": 1e-4, "lr_policy": "constant", "batch_size": 8, "crop": (201, 201),
-            "iters": 500_000},
-    # SCN: Adam, lr 5e-5, batches of 8 random 208x208 crops, 300K iterations.
-    "scn": {"optimizer": "adam", "lr": 5e-5, "lr_policy": "constant", "batch_size": 8, "crop": (208, 208),
-            "iters": 300_000},
-    # PCNet Sec. IV-B: Adam, lr 5e-5 discounted by 10 every 2K of 4K iterations, batch 8, 512x512.
-    "pcnet": {"optimizer": "adam", "lr": 5e-5, "lr_policy": "step", "batch_size": 8, "crop": (512, 512),
-              "iters": 4_000},
-    # Suzuki Sec. 4.3 (HCSSN): Adam, lr 5e-5 with a cosine decay (to 5e-7 there; to 0 here, the
-    # engine's cosine), batch 8, random 208x208 crops, 300K iterations.
-    "hcssn": {"optimizer": "adam", "lr": 5e-5, "lr_policy": "cosine", "batch_size": 8, "crop": (208, 208),
-              "iters": 300_000},
-}
 NO_RESCALE = (1.0, 1.0)
 
 
@@ -72,7 +54,7 @@ def superpixel_run_config(method: str, dataset: str, root: str, split: str, out:
     """The run config of training ``method`` on ``split``; settings not given are the paper's."""
     cls = trainable_method(method)
     cls.full_options(options)  # an unknown option is refused before anything else
-    paper = PAPER_TRAINING[method]
+    paper = cls.paper_training
     crop = tuple(paper["crop"] if crop is None else crop)
     return RunConfig(dataset=dataset, root=str(root), method=method, model="", resolution=crop, crop=crop,
                      seed=seed, out=str(out), method_options=dict(options or {}),
@@ -183,5 +165,5 @@ def load_trained_network(run_dir: Path, method: Optional[str] = None) -> Tuple[R
     return cfg, pipeline.model.eval()
 
 
-__all__ = ["PAPER_TRAINING", "RegionSamples", "SuperpixelTraining", "build_trainer", "load_trained_network",
+__all__ = ["RegionSamples", "SuperpixelTraining", "build_trainer", "load_trained_network",
            "superpixel_run_config", "trainable_method", "training_samples"]

@@ -60,3 +60,7 @@ class HCSSN(SSN):
 
 
 HCSSN.name = "hcssn"
+# Suzuki Sec. 4.3: Adam, lr 5e-5 with a cosine decay (to 5e-7 there; to 0 here, the engine's
+# cosine), batch 8, random 208x208 crops, 300K iterations.
+HCSSN.paper_training = {"optimizer": "adam", "lr": 5e-5, "lr_policy": "cosine", "batch_size": 8, "crop": (208, 208),
+                        "iters": 300_000}

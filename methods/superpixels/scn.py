@@ -94,3 +94,7 @@ class SCN(AssociationSegmenter, nn.Module, SuperpixelMethod):
 
 SCN.name = "scn"
 SCN.trainable = True  # trained by the engine (a checkpoint, resumable)
+# Yang et al. 2020 Sec. 4 (not in ../shared/papers): Adam, lr 5e-5, batches of 8 random 208x208
+# crops, 300K iterations.
+SCN.paper_training = {"optimizer": "adam", "lr": 5e-5, "lr_policy": "constant", "batch_size": 8, "crop": (208, 208),
+                      "iters": 300_000}

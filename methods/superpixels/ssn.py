@@ -234,3 +234,7 @@ class SSN(nn.Module, SuperpixelMethod):
 
 SSN.name = "ssn"
 SSN.trainable = True  # trained by the engine (a checkpoint, resumable)
+# Jampani et al. 2018 Sec. 4 (not in ../shared/papers): Adam, lr 1e-4, batches of 8 random 201x201
+# crops, 500K iterations.
+SSN.paper_training = {"optimizer": "adam", "lr": 1e-4, "lr_policy": "constant", "batch_size": 8, "crop": (201, 201),
+                      "iters": 500_000}

@@ -13,8 +13,15 @@ from paper_figures.style.panels import (add_legend, empty_panel, label_axes, log
 
 def miou_vs_cost_figure(df: pd.DataFrame, *, title: str, cost_metric: str, xlabel: str, scale: float = 1.0,
                         log_x: bool = True, **cost_filter: object) -> Figure:
-    """One panel per dataset × model × split: mIoU (%) against a cost, one line per method."""
+    """One panel per dataset × model × split: mIoU (%) against a cost, one line per method.
+
+    A panel is a curve over input sizes: a model trained at one size only (Suzuki's networks at
+    full size, whose costs are their own figures and Table 3) has no panel here.
+    """
     points = miou_with_cost(df, cost_metric, scale, **cost_filter)
+    size = points["height"].astype(str) + "x" + points["width"].astype(str)
+    sizes_in_panel = size.groupby([points[k] for k in PANEL_KEY], dropna=False).transform("nunique")
+    points = points[sizes_in_panel > 1]
     groups = panel_groups(points, PANEL_KEY)
     common, titles = split_titles([key for key, _ in groups])
     fig, axes = new_figure(len(groups), f"{title}\n{common}" if common else title)

@@ -195,10 +195,15 @@ def grouped_bars(ax: Axes, values: pd.DataFrame, categories: Sequence[object], c
 
 
 def _legend_columns(fig: Figure, labels: Sequence[str], fontsize: float) -> int:
-    """As many columns as fit the figure's width: a handle (~0.45 in) plus the text (~0.55 em per char)."""
-    widest = max(len(label) for label in labels)
-    entry_in = 0.45 + 0.55 * widest * fontsize / 72.0
-    return max(1, min(len(labels), int(fig.get_figwidth() * 0.95 // entry_in)))
+    """As many columns as fit the figure's width. Entries fill the columns top to bottom, and a
+    column is as wide as its widest entry: a handle (~0.45 in) plus the text (~0.55 em per char)."""
+    def width_in(columns: int) -> float:
+        rows = -(-len(labels) // columns)
+        return sum(0.45 + 0.55 * max(len(label) for label in labels[i:i + rows]) * fontsize / 72.0
+                   for i in range(0, len(labels), rows))
+
+    fits = [n for n in range(1, len(labels) + 1) if width_in(n) <= fig.get_figwidth() * 0.95]
+    return max(fits, default=1)
 
 
 def add_legend(fig: Figure, methods: Iterable[str], extra: Sequence[Tuple[str, Mapping[str, object]]] = (),

@@ -127,6 +127,9 @@ class _Allocates(torch.nn.Module):
     def forward(self, image, labels=None):
         return image + torch.ones(self.numel).sum()
 
+    def predict_multiscale(self, image, labels=None, scales=(1.0,), flip=False):  # the pipeline call _timed makes
+        return self(image, labels)
+
 
 # The kernel keeps RSS counters per thread / CPU and folds them in batches of pages, so VmRSS and
 # VmHWM lag the true resident set by up to a few hundred KiB.

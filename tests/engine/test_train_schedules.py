@@ -50,7 +50,7 @@ def test_optimizers():
     assert isinstance(build_optimizer(ci_like(), params), torch.optim.AdamW)
 
 
-@pytest.mark.parametrize("setting,needle", [({"optimizer": "adam"}, "optimizer"), ({"lr_policy": "step"}, "lr_policy"),
+@pytest.mark.parametrize("setting,needle", [({"optimizer": "lamb"}, "optimizer"), ({"lr_policy": "linear"}, "lr_policy"),
                                             ({"momentum": 1.0}, "momentum"), ({"scale_range": (2.0, 0.5)}, "scale_range"),
                                             ({"encoder_weights": "hub"}, "allow-hub-weights")])
 def test_bad_settings_are_one_line_errors(setting, needle):

@@ -9,9 +9,10 @@ import pytest
 import torch
 
 from benchmark.cli import main
-from benchmark.engine.superpixel_train import PAPER_TRAINING, superpixel_run_config
+from benchmark.engine.superpixel_train import superpixel_run_config
 from benchmark.engine.superpixels import segment_split
 from benchmark.engine.train import CHECKPOINT, FINAL, train
+from benchmark.registry import SUPERPIXEL_METHODS
 
 # Small networks so that each training takes a second or two on one core.
 TINY_OPTIONS = {"ssn": {"channels": 8, "feature_dim": 10}, "hcssn": {"channels": 8, "feature_dim": 10},
@@ -67,7 +68,8 @@ def test_the_papers_settings_are_the_defaults_and_the_run_records_them(tiny_synt
     cfg = superpixel_run_config("pcnet", "synthcity", str(tiny_synthcity), "train", str(tmp_path / "r"))
     assert (cfg.optimizer, cfg.lr, cfg.lr_policy, cfg.batch_size, cfg.iters, cfg.crop) == (
         "adam", 5e-5, "step", 8, 4000, (512, 512))
-    assert PAPER_TRAINING["ssn"]["lr"] == 1e-4 and PAPER_TRAINING["scn"]["crop"] == (208, 208)
+    assert SUPERPIXEL_METHODS.get("ssn").paper_training["lr"] == 1e-4
+    assert SUPERPIXEL_METHODS.get("scn").paper_training["crop"] == (208, 208)
     train(tiny_config("scn", tiny_synthcity, tmp_path / "run"), progress=False)
     stored = json.loads((tmp_path / "run" / "run.json").read_text())
     assert (stored["method"], stored["optimizer"], stored["crop"], stored["train_split"]) == (

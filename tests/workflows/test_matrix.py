@@ -9,7 +9,7 @@ import pytest
 import yaml
 
 from benchmark.errors import DsbenchError
-from benchmark.matrix import build_matrix, label_word, load_schema, run_keys
+from benchmark.matrix import build_matrix, entry_models, label_word, load_schema, run_keys
 
 ROOT = Path(__file__).resolve().parents[2]
 SHIPPED = yaml.safe_load((ROOT / "workflows/config.yaml").read_text())
@@ -55,7 +55,7 @@ def test_default_matrix_is_the_one_before_grids():
     assert matrix["train"] == {"iters": 150, "batch_size": 4, "lr": 0.001, "checkpoint_every": 100}
     assert matrix["methods"]["edge_based"] == {
         "method": "edge_based",
-        "prepare": {"size_in": "32x64", "size_out": "8x16", "iters": 300, "batch_size": 16, "lam": 1.0, "features": 64}}
+        "prepare": {"size_in": "32x64", "size_out": "8x16", "iters": 200, "batch_size": 16, "lam": 1.0, "features": 64}}
     assert matrix["methods"]["edge_sim_r1"] == {"method": "edge_sim", "options": {"radius": 1}}
     assert "prepare_override" not in matrix
 
@@ -111,6 +111,18 @@ def test_every_shipped_experiment_builds(name):
     # Every label is a Snakemake wildcard value and a result-row method name.
     assert all(label.replace("_", "").isalnum() and label.islower() for label in matrix["methods"])
     assert not any("grid" in entry or "train_grid" in entry for entry in matrix["methods"].values())
+    # Every name is registered (what the Snakefile checks before building the DAG).
+    import methods  # noqa: F401  registers every method
+    from benchmark.models import MODELS
+    from benchmark.registry import SUPERPIXEL_METHODS
+    from benchmark.tracks import find_method
+
+    for label, entry in matrix["methods"].items():
+        find_method(entry["method"])
+        for model in entry_models(matrix, label):
+            MODELS.get(model)
+    for entry in (matrix.get("superpixels") or {}).get("methods", {}).values():
+        SUPERPIXEL_METHODS.get(entry["method"])
 
 
 def test_build_does_not_modify_the_config():
