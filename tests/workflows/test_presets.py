@@ -211,7 +211,7 @@ def test_preset_trains_for_real_on_a_fixture(tmp_path, name):
     config = preset_on_fixture(preset, tmp_path, **overrides)
     # Up to the metrics: the figures rule (~25 s) is exercised by the smoke DAG and the ci DAG.
     target = experiment["metrics_csv"]
-    proc = snakemake("--cores", "2", "--configfile", str(config), target, cwd=tmp_path)
+    proc = snakemake(target, "--cores", "2", "--configfile", str(config), cwd=tmp_path)  # before --configfile, which takes a list
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     import pandas as pd
 
