@@ -45,9 +45,17 @@ class Track:
         return build_dataset(cfg.dataset, cfg.root, cfg.train_split)
 
     def build_pipeline(self, cfg: Any) -> Any:
-        """The engine's pipeline (method + network) for a run config of this track."""
+        """The engine's pipeline (method + network) for a run config of this track.
+
+        Each part is built under its own seed derived from the run's (:mod:`benchmark.engine.seeding`):
+        the network's initial weights depend on (seed, model, its options, num_classes) only, never on
+        what the method builds, and the global generator is left as it was."""
+        from benchmark.engine.seeding import METHOD, METHOD_WRAP, MODEL, seeded
+
+        seed = int(getattr(cfg, "seed", 0))
         if self.build_trainer is not None:
-            return self.build_trainer(cfg)
+            with seeded(seed, MODEL):  # the superpixel track: the method is the network it trains
+                return self.build_trainer(cfg)
         if self.adapt_model is None:
             raise DsbenchError(f"method {cfg.method!r} is in the {self.name} track, which has no segmentation "
                                f"network; it is evaluated by {self.evaluated_by}")
@@ -58,11 +66,15 @@ class Track:
 
         check_size(cfg.resolution)
         spec = DATASETS.get(cfg.dataset)
-        method = self.registry.get(cfg.method).from_options(cfg.method_options)
-        model = build_model(cfg.model, spec.num_classes, encoder=cfg.encoder, output_stride=cfg.output_stride,
-                            weights=cfg.weights, encoder_weights=getattr(cfg, "encoder_weights", None),
-                            allow_hub_weights=getattr(cfg, "allow_hub_weights", False))
-        return SegmentationPipeline(method, self.adapt_model(method, model), cfg.resolution, spec.num_classes)
+        with seeded(seed, METHOD):
+            method = self.registry.get(cfg.method).from_options(cfg.method_options)
+        with seeded(seed, MODEL):
+            model = build_model(cfg.model, spec.num_classes, encoder=cfg.encoder, output_stride=cfg.output_stride,
+                                weights=cfg.weights, encoder_weights=getattr(cfg, "encoder_weights", None),
+                                allow_hub_weights=getattr(cfg, "allow_hub_weights", False))
+        with seeded(seed, METHOD_WRAP):
+            model = self.adapt_model(method, model)
+        return SegmentationPipeline(method, model, cfg.resolution, spec.num_classes)
 
 
 INPUT_DOWNSAMPLING = TRACKS.register("input_downsampling", Track(

@@ -22,7 +22,10 @@ def resolve_device(name: str = "auto") -> torch.device:
 
 
 def seed_everything(seed: int, device: torch.device) -> None:
-    """Same seed, same numbers on CPU; on CUDA, speed first (cudnn.benchmark) as the papers train."""
+    """Same seed, same numbers on CPU; on CUDA, speed first (cudnn.benchmark) as the papers train.
+
+    Training then gives each part of a run (network, method modules, batches, augmentations,
+    forward draws) a seed of its own derived from ``seed`` (:mod:`benchmark.engine.seeding`)."""
     random.seed(seed)
     np.random.seed(seed % (2**32))
     torch.manual_seed(seed)

@@ -6,6 +6,11 @@ run resumes exactly where it stopped and logs the same numbers; deleted once the
 finished), ``model.pt`` (final weights; with ``train.csv`` its presence means training is done)
 and ``train.csv`` (tidy rows: last loss, iterations per second). While a call trains, it holds an
 exclusive lock on ``.lock`` in the folder, so two trainings never write one folder.
+
+Seeding (:mod:`benchmark.engine.seeding`): the network, the method's own modules, the batch order,
+the augmentations and the forward passes' random draws each have a seed derived from the run's,
+so for one seed every method's network starts from the same weights and sees the same batches and
+augmentations (paired comparisons); the three training streams travel in the checkpoint.
 """
 from __future__ import annotations
 
@@ -25,6 +30,7 @@ from benchmark.data.transforms import train_transform
 from benchmark.engine.device import describe_device, memory_bytes, resolve_device, seed_everything
 from benchmark.engine.pipeline import SegmentationPipeline
 from benchmark.engine.run_config import RUN_FILE, RunConfig
+from benchmark.engine.seeding import AUGMENT, BATCHES, part_generator, seed_forward
 from benchmark.errors import DsbenchError
 from benchmark.io import atomic_write
 from benchmark.results import make_row, provenance, write_rows
@@ -289,7 +295,12 @@ def _train_locked(cfg: RunConfig, run_dir: Path, device: torch.device, dataset: 
         return {"status": "skipped", "reason": skip}
 
     optimizer = build_optimizer(cfg, [p for p in pipeline.parameters() if p.requires_grad])
-    generator = torch.Generator().manual_seed(cfg.seed)
+    # Three streams of their own (benchmark.engine.seeding): which samples form a batch, how each
+    # is augmented, and the global generators any random draw of a forward pass uses. No forward
+    # can shift the batches or the augmentations, whatever the method draws.
+    generator = part_generator(cfg.seed, BATCHES)
+    augment_generator = part_generator(cfg.seed, AUGMENT)
+    seed_forward(cfg.seed)
     start_it = 0
     # The loss log and the timing travel in the checkpoint: a resumed run writes the train.csv
     # an uninterrupted one would (iterations per second aside, which measure the machine).
@@ -303,7 +314,13 @@ def _train_locked(cfg: RunConfig, run_dir: Path, device: torch.device, dataset: 
         pipeline.load_state_dict(state["pipeline"])
         optimizer.load_state_dict(state["optimizer"])
         generator.set_state(state["generator"])
+        if "augment_generator" in state:
+            augment_generator.set_state(state["augment_generator"])
+        else:  # a checkpoint from before the streams were split drew both from one generator
+            augment_generator = generator
         torch.set_rng_state(state["torch_rng"])
+        if device.type == "cuda" and "cuda_rng" in state:
+            torch.cuda.set_rng_state(state["cuda_rng"], device)
         start_it = int(state["iteration"])
         losses = [float(v) for v in state.get("losses", [])]  # checkpoints before the log was kept: []
         timed_iters, timed_seconds = int(state.get("timed_iters", 0)), float(state.get("timed_seconds", 0.0))
@@ -330,7 +347,7 @@ def _train_locked(cfg: RunConfig, run_dir: Path, device: torch.device, dataset: 
             for group in optimizer.param_groups:
                 group["lr"] = scheduled_lr(cfg.lr_policy, cfg.lr, it, cfg.iters)
             indices = torch.randint(len(dataset), (cfg.batch_size,), generator=generator).tolist()
-            samples = [augment(dataset[i], generator) for i in indices]
+            samples = [augment(dataset[i], augment_generator) for i in indices]
             batch = _collate(samples, device)
             autocast = torch.autocast("cuda", dtype=amp_dtype) if use_amp else contextlib.nullcontext()
             with autocast:
@@ -356,8 +373,12 @@ def _train_locked(cfg: RunConfig, run_dir: Path, device: torch.device, dataset: 
             stop = stop_after is not None and done_this_call >= stop_after
             if (it + 1) % cfg.checkpoint_every == 0 or it + 1 == cfg.iters or stop:
                 # Atomic: Ctrl-C or a kill during the write leaves the previous checkpoint whole.
-                atomic_torch_save({"pipeline": pipeline.state_dict(), "optimizer": optimizer.state_dict(),
-                                   "generator": generator.get_state(), "torch_rng": torch.get_rng_state(),
+                rng = {"generator": generator.get_state(), "torch_rng": torch.get_rng_state()}
+                if augment_generator is not generator:  # an old checkpoint's one generator stays one
+                    rng["augment_generator"] = augment_generator.get_state()
+                if device.type == "cuda":
+                    rng["cuda_rng"] = torch.cuda.get_rng_state(device)
+                atomic_torch_save({"pipeline": pipeline.state_dict(), "optimizer": optimizer.state_dict(), **rng,
                                    "iteration": it + 1, "fingerprint": cfg.training_fingerprint(),
                                    "losses": list(losses), "timed_iters": timed_iters,
                                    "timed_seconds": timed_seconds}, ckpt_path)
