@@ -64,6 +64,8 @@ class CountsStore:
     def _run(self, run_id: str) -> Path:
         if self.runs_dir is None:
             raise MissingCounts("no per-image counts: no runs dir given (--runs)")
+        if not self.runs_dir.is_dir():
+            raise MissingCounts(f"no per-image counts: no runs dir {self.runs_dir} (give --runs)")
         return self.runs_dir / str(run_id)
 
     def suite(self, run_id: str, split: str) -> Dict[str, np.ndarray]:
@@ -79,8 +81,8 @@ class CountsStore:
     def pairs(self, dataset: str, method: str) -> pd.DataFrame:
         """The (image, annotator) rows of a superpixel method on ``dataset`` (every pairs.csv of the
         runs dir whose folder is ``<dataset>-superpixels-*`` and whose rows are ``method``'s)."""
-        if self.runs_dir is None:
-            raise MissingCounts("no per-image superpixel scores: no runs dir given (--runs)")
+        if self.runs_dir is None or not self.runs_dir.is_dir():
+            raise MissingCounts(f"no per-image superpixel scores: no runs dir {self.runs_dir or ''} (give --runs)")
         if self._pairs is None:
             self._pairs = {}
             for path in sorted(self.runs_dir.glob(f"*-superpixels-*/{PAIRS}")):
