@@ -18,7 +18,7 @@ from benchmark.engine.run_config import RunConfig
 from benchmark.engine.train import load_trained_pipeline
 from benchmark.errors import DsbenchError
 from benchmark.metrics import ConfusionMatrix, MetricSuite
-from benchmark.metrics.suite import no_labels_reason
+from benchmark.metrics.suite import intrinsic_arrays, no_labels_reason
 from benchmark.metrics.intrinsic import JIN_UNSAMPLE_MODE, reconstruct_labels
 from benchmark.ops.sampling import IGNORE_INDEX, downsample_labels
 from benchmark.io import atomic_write
@@ -37,30 +37,6 @@ def check_eval_scales(scales: Sequence[float], where: str = "--scales") -> Tuple
             raise DsbenchError(f"{where}: scale {value!r} must be a finite number > 0, e.g. 0.5 0.75 1.0 1.25")
         checked.append(float(value))
     return tuple(checked)
-
-
-#: Format of counts_intrinsic.npz: 2 adds the per-image arrays (image_*) beside the totals.
-INTRINSIC_FORMAT_VERSION = 2
-
-
-def intrinsic_arrays(totals, per_image, class_counts, image_class_counts, image_ids=None) -> dict:
-    """The arrays of ``counts_intrinsic.npz``: Jin's intrinsic confusion (``confusion``, (C, C+1)),
-    the same with the method's unsampler (``confusion_own_unsampler``), the class counts before and
-    after sampling (``original``, ``sampled``, (C,)), and each per image (``image_confusion``,
-    ``image_confusion_own_unsampler`` (N, C, C+1), ``image_original``, ``image_sampled`` (N, C))."""
-    shape = totals["miou_intrinsic"].counts.shape
-    arrays = {"format_version": np.array(INTRINSIC_FORMAT_VERSION),
-              "confusion": totals["miou_intrinsic"].counts,
-              "confusion_own_unsampler": totals["miou_intrinsic_own_unsampler"].counts,
-              "image_confusion": np.array(per_image["miou_intrinsic"], np.int64).reshape(-1, *shape),
-              "image_confusion_own_unsampler":
-                  np.array(per_image["miou_intrinsic_own_unsampler"], np.int64).reshape(-1, *shape),
-              **class_counts}
-    for stage, counts in image_class_counts.items():
-        arrays[f"image_{stage}"] = np.array(counts, np.int64).reshape(-1, shape[0])
-    if image_ids is not None:
-        arrays["image_ids"] = np.array(image_ids, dtype=str)
-    return arrays
 
 
 def _write_prediction(path: Path, label_ids: np.ndarray) -> None:

@@ -284,6 +284,30 @@ class MetricSuite:
         return suite
 
 
+#: Format of counts_intrinsic.npz: 2 adds the per-image arrays (image_*) beside the totals.
+INTRINSIC_FORMAT_VERSION = 2
+
+
+def intrinsic_arrays(totals, per_image, class_counts, image_class_counts, image_ids=None) -> dict:
+    """The arrays of ``counts_intrinsic.npz``: Jin's intrinsic confusion (``confusion``, (C, C+1)),
+    the same with the method's unsampler (``confusion_own_unsampler``), the class counts before and
+    after sampling (``original``, ``sampled``, (C,)), and each per image (``image_confusion``,
+    ``image_confusion_own_unsampler`` (N, C, C+1), ``image_original``, ``image_sampled`` (N, C))."""
+    shape = totals["miou_intrinsic"].counts.shape
+    arrays = {"format_version": np.array(INTRINSIC_FORMAT_VERSION),
+              "confusion": totals["miou_intrinsic"].counts,
+              "confusion_own_unsampler": totals["miou_intrinsic_own_unsampler"].counts,
+              "image_confusion": np.array(per_image["miou_intrinsic"], np.int64).reshape(-1, *shape),
+              "image_confusion_own_unsampler":
+                  np.array(per_image["miou_intrinsic_own_unsampler"], np.int64).reshape(-1, *shape),
+              **class_counts}
+    for stage, counts in image_class_counts.items():
+        arrays[f"image_{stage}"] = np.array(counts, np.int64).reshape(-1, shape[0])
+    if image_ids is not None:
+        arrays["image_ids"] = np.array(image_ids, dtype=str)
+    return arrays
+
+
 def no_labels_reason(identity: Mapping[str, Any]) -> str:
     """The reason a metric of a split whose label pixels are all ignored is skipped."""
     return f"no labelled pixels in split {identity.get('split')}"

@@ -64,7 +64,8 @@ class Unavailable(Exception):
 
 def prepare_rows(df: pd.DataFrame) -> pd.DataFrame:
     """Key columns as text (``key_text``), ``resolution`` as ``HxW``, ``seed`` as int (0 if none)."""
-    out = df.copy()
+    keep = [c for c in df.columns if c in TEXT_COLUMNS or c in ("height", "width", "seed", "value")]
+    out = df[keep].copy()
     for col in TEXT_COLUMNS:
         out[col] = out[col].map(key_text) if col in out.columns else ""
     h, w = out["height"].map(key_text), out["width"].map(key_text)
@@ -85,6 +86,14 @@ def _glob_regex(pattern: str) -> re.Pattern:
     body = "".join("(.*)" if p == "*" else "(.)" if p == "?" else f"({p})" if p.startswith("[") and p.endswith("]")
                    else re.escape(p) for p in parts)
     return re.compile(f"^{body}$")
+
+
+def fill_glob(pattern: str, captured: str) -> str:
+    """The value a glob matched, from its captured text: ``edge_sim_*`` + ``r1`` -> ``edge_sim_r1``."""
+    pieces = iter(str(captured).split("|"))
+    parts = re.split(r"(\*|\?|\[[^\]]+\])", pattern)
+    return "".join(next(pieces, "") if p in ("*", "?") or (p.startswith("[") and p.endswith("]")) else p
+                   for p in parts)
 
 
 def describe(filters: Dict[str, Any]) -> str:
@@ -173,9 +182,17 @@ class Evaluator:
     def __init__(self, rows: pd.DataFrame, store: CountsStore, resamples: int = DEFAULT_RESAMPLES,
                  seed: int = DEFAULT_SEED):
         self.rows = prepare_rows(rows)
+        self.by_metric = {metric: frame for metric, frame in self.rows.groupby("metric", sort=False)}
         self.store = store
         self.resamples = resamples
         self.seed = seed
+
+    def select(self, filters: Dict[str, Any]) -> pd.DataFrame:
+        metric = filters.get("metric")
+        if metric is not None and not _is_glob(metric):  # the most selective key first
+            rows = self.by_metric.get(key_text(metric), self.rows.iloc[:0])
+            return select_rows(rows, {k: v for k, v in filters.items() if k != "metric"})
+        return select_rows(self.rows, filters)
 
     # ---------------------------------------------------------------- leaves
     def leaf(self, row: pd.Series, group: Optional[pd.DataFrame], filters: Dict[str, Any]):
@@ -277,7 +294,7 @@ class Evaluator:
         if not math.isfinite(full) or undefined > MAX_UNDEFINED * len(samples):
             return {**out, "verdict": "inconclusive",
                     "reason": f"the difference is undefined on the full evaluation or in {undefined} of {len(samples)} "
-                              "resamples (a class or size bin absent)"}
+                              "resamples (a class or size bin absent, or a quality outside the control's range)"}
         out.update(ci_low=low, ci_high=high)
         verdict, why = interval_verdict(claim, full, low, high)
         return {**out, "verdict": verdict, "reason": why + f" ({seeds} seed(s), {images} images, {len(samples)} "
@@ -288,7 +305,7 @@ class Evaluator:
         for i, term in enumerate(claim.terms):
             filters = {**select, **term.filters}
             label = describe(filters)
-            specs.append(Spec(filters, select_rows(self.rows, filters), join_columns(filters), label))
+            specs.append(Spec(filters, self.select(filters), join_columns(filters), label))
         weights = [t.weight for t in claim.terms]
         if claim.relative:
             combine = lambda v: v[0] / v[1] - 1 if v[1] else math.nan  # noqa: E731
@@ -300,18 +317,19 @@ class Evaluator:
                    build: Callable) -> List[Dict[str, Any]]:
         empty = [s for s in specs if s.rows.empty]
         if empty:
-            return [self.result(claim, dataset, describe(select), select, verdict="inconclusive",
+            return [self.result(claim, dataset, "all rows", select, verdict="inconclusive",
                                 reason=f"no rows for {empty[0].label}" + self.hint(claim))]
         table = cells(specs)
         if table.empty:
-            return [self.result(claim, dataset, describe(select), select, verdict="inconclusive",
+            return [self.result(claim, dataset, "all rows", select, verdict="inconclusive",
                                 reason="the selections share no " + "/".join(sorted({c for s in specs for c in s.columns
                                                                                       if not c.endswith("*")}))
                                 + " value: pair them explicitly in the claim")]
         results = []
         for cell in table.to_dict("records"):
-            scope_parts = [f"{k.rstrip('*')}={v}" for k, v in cell.items() if v not in ("", None)
-                            and not (k == "split" and v == "val")]
+            patterns = {f"{k}*": v for spec in specs for k, v in spec.filters.items() if _is_glob(v)}
+            scope_parts = [f"{k.rstrip('*')}={fill_glob(patterns[k], v) if k in patterns else v}"
+                           for k, v in cell.items() if v not in ("", None) and not (k == "split" and v == "val")]
             scope = ", ".join(scope_parts) or "all rows"
             try:
                 values, combine = build([(s, in_cell(s, cell)) for s in specs])
@@ -330,7 +348,7 @@ class Evaluator:
         specs = []
         for filters in sides:
             filters = {**select, **filters}
-            specs.append(Spec(filters, select_rows(self.rows, filters), join_columns(filters, (consumed,)),
+            specs.append(Spec(filters, self.select(filters), join_columns(filters, (consumed,)),
                               describe(filters)))
 
         def build(cell_specs):
@@ -391,7 +409,7 @@ class Evaluator:
             select = {**claim.select, **dict(zip(lists, combo))}
             dataset = key_text(select["dataset"])
             if not (self.rows["dataset"] == dataset).any():
-                results.append(self.result(claim, dataset, describe(select), select, verdict="inconclusive",
+                results.append(self.result(claim, dataset, "all rows", select, verdict="inconclusive",
                                            reason=f"no rows for dataset {dataset}" + self.hint(claim)))
                 continue
             method = {"difference": self.difference, "cost_at_equal_quality": self.cost_at_equal_quality,
