@@ -9,7 +9,7 @@ import pytest
 
 from benchmark.cli import main
 
-from conftest import claim_text, write_claims
+from report_helpers import claim_text, write_claims
 
 ROOT = Path(__file__).resolve().parents[2]
 REFERENCE = ROOT / "results" / "reference" / "ci.csv"

@@ -6,7 +6,7 @@ import pytest
 from benchmark.report import evaluate_claims, load_claims
 from benchmark.report.verdicts import kendall_tau, overall
 
-from conftest import claim_text, write_claims
+from report_helpers import claim_text, write_claims
 
 
 def verdicts(tmp_path, toy, *texts, runs=True, resamples=300):
@@ -61,7 +61,7 @@ def test_same_seed_same_numbers(tmp_path, toy):
 
 
 def test_several_seeds_are_resampled(tmp_path):
-    from conftest import toy_images, toy_run
+    from report_helpers import toy_images, toy_run
     from benchmark.results import to_frame
 
     runs = tmp_path / "runs"
