@@ -99,3 +99,29 @@ def test_kendall_tau_and_overall():
     assert overall(["reproduced", "reproduced"]) == "reproduced"
     assert overall(["reproduced", "inconclusive"]) == "inconclusive"
     assert overall(["reproduced", "not reproduced"]) == "not reproduced"
+
+
+def test_the_superpixel_track_resamples_its_image_annotator_pairs(tmp_path):
+    """Its rows are means over (image, annotator) pairs (pairs.csv): images are resampled, pairs follow."""
+    from benchmark.engine.superpixels import PAIR_METRICS
+    from benchmark.results import make_row, to_frame
+
+    runs = tmp_path / "runs"
+    rng = np.random.default_rng(0)
+    rows = []
+    for method, asa in (("hcssn", 0.9), ("ssn", 0.8)):
+        pairs = pd.DataFrame([{"method": method, "n_superpixels": 400, "image_id": f"img{i}", "annotator": a,
+                               "height": 32, "width": 32, **{m: 0.5 for m in PAIR_METRICS},
+                               "asa": asa + rng.normal(0, 0.02), "measured_superpixels": 390, "seconds": 0.1}
+                              for i in range(8) for a in range(2)])
+        (runs / f"toy-superpixels-{method}").mkdir(parents=True)
+        pairs.to_csv(runs / f"toy-superpixels-{method}" / "pairs.csv", index=False)
+        identity = dict(run_id=f"toy-{method}-val", dataset="toy", split="val", track="superpixels", method=method,
+                        params="{}", model="", height=None, width=None, seed=None)
+        rows.append(make_row(identity, "asa", pairs["asa"].mean(), "fraction", n_superpixels=400))
+    claims = load_claims(write_claims(tmp_path / "claims.yaml", claim_text(id="asa", treatment="hcssn",
+                                                                           control="ssn", metric="asa")))
+    v = evaluate_claims(claims, to_frame(rows), runs, resamples=100)
+    assert v["verdict"].tolist() == ["reproduced"] and v["images"].tolist() == [8]
+    assert v["scope"].tolist() == ["n_superpixels=400"]
+    assert v["measured"].iloc[0] == pytest.approx(rows[0]["value"] - rows[1]["value"])
