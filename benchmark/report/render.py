@@ -60,7 +60,8 @@ def render_markdown(claims: Sequence[Claim], verdicts: pd.DataFrame, links: Dict
     lines = ["# Reproduction report", "",
              f"Every claim of `results/claims.yaml` tested on `{source}`. Intervals are 95% paired-bootstrap "
              "percentile intervals over images (and seeds where a run has several); deterministic quantities have "
-             "none. Verdicts: reproduced, not reproduced, inconclusive (with the reason).", ""]
+             "none. Verdicts: reproduced, not reproduced, inconclusive (with the reason); a claim's own verdict is not "
+             "reproduced if any of its comparisons is, reproduced if all are, else inconclusive.", ""]
     summary = verdicts.groupby("claim")["verdict"].apply(overall).to_dict() if len(verdicts) else {}
     counts = pd.Series(list(summary.values())).value_counts().to_dict() if summary else {}
     lines += [", ".join(f"{counts.get(v, 0)} {v}" for v in COLOURS) + f" (of {len(claims)} claims)", ""]
