@@ -29,6 +29,7 @@ if not FIGURES_ONLY:
     include: "workflows/studies.smk"
     include: "workflows/superpixels.smk"
     include: "workflows/aggregate.smk"
+    include: "workflows/report.smk"
 
 
 rule all:

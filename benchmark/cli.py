@@ -319,6 +319,16 @@ def cmd_figures(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_report(args: argparse.Namespace) -> int:
+    from benchmark.report import build_report
+
+    written = build_report(args.metrics, args.out, claims=args.claims, runs=args.runs, figures=args.figures,
+                           reported=args.reported, resamples=args.resamples, seed=args.seed)
+    for path in written:
+        print(f"wrote {path}")
+    return 0
+
+
 # The names `dsbench perf --help` lists. Written out so that building the parser does not import
 # every benchmark (about 8 s, torch and every method family); tests/perf/test_perf_cli.py holds
 # the list to the registry (benchmark.perf.PERF after `import benchmark.perf.all`).
@@ -592,6 +602,17 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--metrics", default="results/metrics.csv")
     p.add_argument("--out", default="results/figures")
     p.add_argument("--only", nargs="+", default=None, help="figure ids")
+
+    p = verb("report", cmd_report, "test the papers' claims (results/claims.yaml) on stored metrics and per-image "
+             "counts: verdicts.csv, REPORT.md, index.html (no torch)")
+    p.add_argument("--metrics", default="results/metrics.csv")
+    p.add_argument("--runs", default=None, help="run folders with the per-image counts (default: runs/ beside --metrics)")
+    p.add_argument("--claims", default="results/claims.yaml")
+    p.add_argument("--out", default="results/report")
+    p.add_argument("--figures", default=None, help="figures to link (default: figures/ beside --metrics)")
+    p.add_argument("--reported", default=None, help="the papers' numbers (default: reported/ beside --claims)")
+    p.add_argument("--resamples", type=int, default=1000, help="paired bootstrap resamples")
+    p.add_argument("--seed", type=int, default=0, help="bootstrap generator seed (same seed, same numbers)")
 
     p = verb("perf", cmd_perf, "side-by-side performance benchmark (prints ratios)")
     p.add_argument("name", help=f"one of {', '.join(PERF_NAMES)}")

@@ -18,7 +18,7 @@ from benchmark.engine.run_config import RunConfig
 from benchmark.engine.train import load_trained_pipeline
 from benchmark.errors import DsbenchError
 from benchmark.metrics import ConfusionMatrix, MetricSuite
-from benchmark.metrics.suite import no_labels_reason
+from benchmark.metrics.suite import intrinsic_arrays, no_labels_reason
 from benchmark.metrics.intrinsic import JIN_UNSAMPLE_MODE, reconstruct_labels
 from benchmark.ops.sampling import IGNORE_INDEX, downsample_labels
 from benchmark.io import atomic_write
@@ -94,6 +94,9 @@ def evaluate_run(run_dir: os.PathLike, *, device: str = "auto", save_predictions
     intrinsic_counts = {name: ConfusionMatrix(spec.num_classes, evaluated_classes=spec.evaluated_train_ids)
                         for name in intrinsic_modes}
     class_counts = {"original": np.zeros(spec.num_classes, np.int64), "sampled": np.zeros(spec.num_classes, np.int64)}
+    # The same per image (benchmark.report's bootstrap over images); the totals are their sums.
+    image_intrinsic = {name: [] for name in intrinsic_modes}
+    image_class_counts = {stage: [] for stage in class_counts}
     seconds = 0.0
     with torch.inference_mode():
         for index in tqdm(range(len(dataset)), desc=f"eval {cfg.run_id}", disable=not progress, dynamic_ncols=True):
@@ -110,13 +113,17 @@ def evaluate_run(run_dir: os.PathLike, *, device: str = "auto", save_predictions
                 torch.cuda.synchronize(torch_device)
             seconds += time.perf_counter() - tick
             pred_np = pred[0].cpu().numpy()
-            suite.process(pred_np, sample["labels"].numpy(), sample["instances"].numpy())
+            suite.process(pred_np, sample["labels"].numpy(), sample["instances"].numpy(), ids=[str(sample["id"])])
             for name, mode in intrinsic_modes.items():
+                before = intrinsic_counts[name].counts.copy()
                 intrinsic_counts[name].process(reconstruct_labels(labels, grid_lr, spec.num_classes, mode).cpu(),
                                                labels.cpu())
+                image_intrinsic[name].append(intrinsic_counts[name].counts - before)
             for stage, ids in (("original", labels), ("sampled", downsample_labels(labels, grid_lr, "nearest"))):
                 ids = ids[ids != IGNORE_INDEX].cpu().numpy()
-                class_counts[stage] += np.bincount(ids, minlength=spec.num_classes)[: spec.num_classes]
+                image_counts = np.bincount(ids, minlength=spec.num_classes)[: spec.num_classes].astype(np.int64)
+                class_counts[stage] += image_counts
+                image_class_counts[stage].append(image_counts)
             if pred_dir:
                 _write_prediction(pred_dir / f"{sample['id']}_labelIds.png", train_to_label[pred_np])
     settings = cfg.settings()
@@ -151,9 +158,8 @@ def evaluate_run(run_dir: os.PathLike, *, device: str = "auto", save_predictions
 
     def write_intrinsic(tmp: str) -> None:
         with open(tmp, "wb") as fh:  # a file object: numpy appends no ".npz" suffix
-            np.savez_compressed(fh, confusion=intrinsic_counts["miou_intrinsic"].counts,
-                                confusion_own_unsampler=intrinsic_counts["miou_intrinsic_own_unsampler"].counts,
-                                **class_counts)
+            np.savez_compressed(fh, **intrinsic_arrays(intrinsic_counts, image_intrinsic, class_counts,
+                                                       image_class_counts, suite.image_ids))
 
     atomic_write(run_dir / f"counts_intrinsic{suffix}.npz", write_intrinsic)
     write_rows(out_csv, frame)

@@ -2,7 +2,10 @@
 
 ``MetricSuite`` is what the engine streams predictions into. Its raw counts (confusion matrix,
 per-band correct/total, per-instance table) go to one ``.npz`` per run, so every metric can be
-re-derived later without a model (:func:`rows_from_counts`).
+re-derived later without a model (:func:`rows_from_counts`). Since format 2 the file also holds
+the same counts per image (``image_confusion`` (N, C, C+1), ``image_trimap_correct`` /
+``image_trimap_total`` (N, B), ``instance_image`` (M,): the image of each instance-table row), so a
+paired bootstrap over images (benchmark.report) can resample them; the totals are their sums.
 
 Classes the dataset does not contain: ``evaluated_classes`` (trainIds) restricts the mIoU
 average to the dataset's classes. Within that list, as in cityscapesscripts (which averages
@@ -21,13 +24,16 @@ from typing import Any, Dict, List, Mapping, Optional, Sequence
 import numpy as np
 
 from benchmark.errors import DsbenchError
+from benchmark.metrics._arrays import as_id_array, as_pred_and_labels
 from benchmark.metrics.confusion import ConfusionMatrix, IGNORE_INDEX
 from benchmark.metrics.object_recall import INSTANCE_COLUMNS, ObjectRecallBySize
 from benchmark.metrics.trimap import DEFAULT_BAND_WIDTHS, TrimapAccuracy
 from benchmark.io import atomic_write
 from benchmark.results import METRICS, make_row
 
-COUNTS_FORMAT_VERSION = 1
+COUNTS_FORMAT_VERSION = 2
+# Formats load_counts still reads (format 1: totals only, no per-image counts).
+READABLE_COUNTS_FORMATS = (1, 2)
 DEFAULT_N_BINS = 4
 
 
@@ -61,6 +67,27 @@ class MetricSuite:
                                          target_classes=target_classes)
         self.trimap = TrimapAccuracy(band_widths, ignore_index)
         self.objects = ObjectRecallBySize(num_classes, ignore_index, label_to_train) if with_instances else None
+        self._reset_per_image()
+
+    def _reset_per_image(self) -> None:
+        # Per-image counts, one entry per processed image (their sums are the totals above);
+        # None after loading a format-1 file, which has totals only.
+        self.image_confusion: Optional[List[np.ndarray]] = []
+        self.image_trimap_correct: Optional[List[np.ndarray]] = []
+        self.image_trimap_total: Optional[List[np.ndarray]] = []
+        self.instance_image: Optional[List[int]] = []   # image index of each instance-table row
+        self.image_ids: Optional[List[str]] = []
+
+    def _instance_rows(self) -> int:
+        return sum(len(chunk) for chunk in self.objects._chunks) if self.objects is not None else 0
+
+    @property
+    def has_per_image(self) -> bool:
+        return self.image_confusion is not None
+
+    @property
+    def n_images(self) -> int:
+        return len(self.image_confusion) if self.image_confusion is not None else 0
 
     @property
     def ignore_index(self) -> int:
@@ -71,13 +98,41 @@ class MetricSuite:
         self.trimap.reset()
         if self.objects is not None:
             self.objects.reset()
+        self._reset_per_image()
 
-    def process(self, pred: Any, labels: Any, instances: Any = None) -> None:
-        """Add a batch: int ``(B, H, W)`` or ``(H, W)`` tensors/arrays at the label resolution."""
+    def process(self, pred: Any, labels: Any, instances: Any = None, ids: Optional[Sequence[str]] = None) -> None:
+        """Add a batch: int ``(B, H, W)`` or ``(H, W)`` tensors/arrays at the label resolution;
+        ``ids``: the B images' ids (stored beside the per-image counts), optional."""
+        pred_arr, labels_arr = as_pred_and_labels(pred, labels)
+        inst_arr = as_id_array(instances, "instances") if instances is not None else None
+        if ids is not None and len(ids) != len(pred_arr):
+            raise DsbenchError(f"metrics: {len(ids)} image ids for a batch of {len(pred_arr)}; give one id per image")
+        for b in range(len(pred_arr)):
+            self._process_image(pred_arr[b], labels_arr[b], None if inst_arr is None else inst_arr[b:b + 1],
+                                None if ids is None else str(ids[b]))
+
+    def _process_image(self, pred: np.ndarray, labels: np.ndarray, instances: Any, image_id: Optional[str]) -> None:
+        # Each image's counts are the totals' increments, so their sums equal the totals exactly.
+        confusion_before = self.confusion.counts.copy()
+        correct_before, total_before = self.trimap.correct.copy(), self.trimap.total.copy()
         self.confusion.process(pred, labels)
         self.trimap.process(pred, labels)
+        instances_before = self._instance_rows()
         if self.objects is not None:
             self.objects.process(pred, labels, instances)
+        if not self.has_per_image:  # a suite loaded from a format-1 file keeps totals only
+            return
+        index = len(self.image_confusion)
+        self.image_confusion.append(self.confusion.counts - confusion_before)
+        self.image_trimap_correct.append(self.trimap.correct - correct_before)
+        self.image_trimap_total.append(self.trimap.total - total_before)
+        if self.objects is not None:
+            self.instance_image.extend([index] * (self._instance_rows() - instances_before))
+        if self.image_ids is not None:  # ids are kept only when every image has one
+            if image_id is None:
+                self.image_ids = None
+            else:
+                self.image_ids.append(image_id)
 
     def evaluate(self, n_bins: int = DEFAULT_N_BINS) -> Dict[str, Any]:
         """Confusion-matrix metrics plus ``"trimap"`` ({band_px: acc}) and ``"recall_by_size"``."""
@@ -138,6 +193,7 @@ class MetricSuite:
         }
         if self.objects is not None:
             arrays["instances"] = self.objects.table
+        arrays.update(self.per_image_arrays())
         if self.confusion.evaluated_classes is not None:
             arrays["evaluated_classes"] = self.confusion.evaluated_classes
         if self.confusion.target_classes is not None:
@@ -147,6 +203,22 @@ class MetricSuite:
                 np.savez_compressed(fh, **arrays)
 
         atomic_write(path, write)
+
+    def per_image_arrays(self) -> Dict[str, np.ndarray]:
+        """The per-image counts as saved (empty for a suite without them)."""
+        if not self.has_per_image:
+            return {}
+        c, b = self.confusion.counts.shape, len(self.trimap.band_widths)
+        arrays = {
+            "image_confusion": np.array(self.image_confusion, dtype=np.int64).reshape(-1, *c),
+            "image_trimap_correct": np.array(self.image_trimap_correct, dtype=np.int64).reshape(-1, b),
+            "image_trimap_total": np.array(self.image_trimap_total, dtype=np.int64).reshape(-1, b),
+        }
+        if self.objects is not None:
+            arrays["instance_image"] = np.array(self.instance_image, dtype=np.int64)
+        if self.image_ids is not None:
+            arrays["image_ids"] = np.array(self.image_ids, dtype=str)
+        return arrays
 
     @classmethod
     def load_counts(cls, path: os.PathLike) -> "MetricSuite":
@@ -169,9 +241,17 @@ class MetricSuite:
         missing = [k for k in required if k not in arrays]
         if missing:
             raise DsbenchError(f"{path}: counts file lacks {', '.join(missing)}; re-run `dsbench evaluate`")
-        if int(arrays["format_version"]) != COUNTS_FORMAT_VERSION:
-            raise DsbenchError(f"{path}: counts format {int(arrays['format_version'])} is not "
+        version = int(arrays["format_version"])
+        if version not in READABLE_COUNTS_FORMATS:
+            raise DsbenchError(f"{path}: counts format {version} is not "
                                f"{COUNTS_FORMAT_VERSION}; re-run `dsbench evaluate` with this version")
+        per_image = ["image_confusion", "image_trimap_correct", "image_trimap_total"]
+        if version >= 2:
+            per_image += ["instance_image"] if bool(arrays["with_instances"]) else []
+            missing = [k for k in per_image if k not in arrays]
+            if missing:
+                raise DsbenchError(f"{path}: counts format {version} lacks {', '.join(missing)}; "
+                                   "re-run `dsbench evaluate`")
         names = [str(n) for n in arrays["class_names"]]
         with_instances = bool(arrays["with_instances"])
         suite = cls(len(names), names, target_classes=arrays.get("target_classes"),
@@ -186,7 +266,46 @@ class MetricSuite:
         suite.trimap.total = arrays["trimap_total"].astype(np.int64)
         if suite.objects is not None:
             suite.objects.load_table(arrays.get("instances", np.zeros((0, len(INSTANCE_COLUMNS)), np.int64)))
+        if version < 2:  # totals only
+            suite.image_confusion = suite.image_trimap_correct = suite.image_trimap_total = None
+            suite.instance_image = suite.image_ids = None
+            return suite
+        image_confusion = arrays["image_confusion"].astype(np.int64)
+        if image_confusion.shape[1:] != suite.confusion.counts.shape or \
+                not np.array_equal(image_confusion.sum(axis=0), suite.confusion.counts):
+            raise DsbenchError(f"{path}: per-image confusion matrices do not sum to the total; the file is "
+                               "corrupt, re-run `dsbench evaluate`")
+        suite.image_confusion = list(image_confusion)
+        suite.image_trimap_correct = list(arrays["image_trimap_correct"].astype(np.int64))
+        suite.image_trimap_total = list(arrays["image_trimap_total"].astype(np.int64))
+        if suite.objects is not None:
+            suite.instance_image = [int(i) for i in arrays["instance_image"]]
+        suite.image_ids = [str(i) for i in arrays["image_ids"]] if "image_ids" in arrays else None
         return suite
+
+
+#: Format of counts_intrinsic.npz: 2 adds the per-image arrays (image_*) beside the totals.
+INTRINSIC_FORMAT_VERSION = 2
+
+
+def intrinsic_arrays(totals, per_image, class_counts, image_class_counts, image_ids=None) -> dict:
+    """The arrays of ``counts_intrinsic.npz``: Jin's intrinsic confusion (``confusion``, (C, C+1)),
+    the same with the method's unsampler (``confusion_own_unsampler``), the class counts before and
+    after sampling (``original``, ``sampled``, (C,)), and each per image (``image_confusion``,
+    ``image_confusion_own_unsampler`` (N, C, C+1), ``image_original``, ``image_sampled`` (N, C))."""
+    shape = totals["miou_intrinsic"].counts.shape
+    arrays = {"format_version": np.array(INTRINSIC_FORMAT_VERSION),
+              "confusion": totals["miou_intrinsic"].counts,
+              "confusion_own_unsampler": totals["miou_intrinsic_own_unsampler"].counts,
+              "image_confusion": np.array(per_image["miou_intrinsic"], np.int64).reshape(-1, *shape),
+              "image_confusion_own_unsampler":
+                  np.array(per_image["miou_intrinsic_own_unsampler"], np.int64).reshape(-1, *shape),
+              **class_counts}
+    for stage, counts in image_class_counts.items():
+        arrays[f"image_{stage}"] = np.array(counts, np.int64).reshape(-1, shape[0])
+    if image_ids is not None:
+        arrays["image_ids"] = np.array(image_ids, dtype=str)
+    return arrays
 
 
 def no_labels_reason(identity: Mapping[str, Any]) -> str:

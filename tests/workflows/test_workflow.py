@@ -47,7 +47,7 @@ def test_default_dry_run_covers_every_rule_and_method(tmp_path):
     assert proc.returncode == 0, proc.stderr
     out = proc.stdout + proc.stderr
     for rule in ("make_data", "prepare", "train", "evaluate", "study", "aggregate",
-                 "figures"):
+                 "figures", "report"):
         assert f"rule {rule}:" in out, rule
     config = yaml.safe_load((ROOT / "workflows/config.yaml").read_text())
     keys = run_keys(build_matrix(config))
