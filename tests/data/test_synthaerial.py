@@ -240,3 +240,20 @@ def test_two_training_iterations_and_evaluation_through_the_engine(tmp_path: Pat
     # Marin's target classes are street classes: refused by name for a land-cover dataset.
     with pytest.raises(DsbenchError, match="unknown for synthaerial"):
         evaluate_run(run, device="cpu", progress=False, target_classes=["person", "car"])
+
+
+def test_edge_based_aux_net_prepares_on_its_classes(tmp_path: Path) -> None:
+    """Marin's auxiliary net (the DAG's `prepare` rule, one per dataset) on synthaerial: target
+    class names are the dataset's own."""
+    from methods.edge_based.method import resolve_target_classes, train_aux_net
+
+    assert resolve_target_classes(["water", "urban"], SYNTHAERIAL_CLASSES) == [0, 4]
+    with pytest.raises(DsbenchError, match="unknown class 'person'"):
+        resolve_target_classes(["person"], SYNTHAERIAL_CLASSES)
+    root = tmp_path / "data"
+    make_synthaerial(root, {"train": 2}, size=(64, 128), seed=0)
+    for targets in (None, ["forest", "water"]):
+        metrics = train_aux_net("synthaerial", root, tmp_path / "aux.pt", iters=1, batch_size=2, features=4,
+                                target_classes=targets)
+        assert metrics["dataset"] == "synthaerial" and (tmp_path / "aux.pt").is_file()
+        assert metrics["target_classes"] == (None if targets is None else [3, 4])
