@@ -478,7 +478,7 @@ def build_parser() -> argparse.ArgumentParser:
     # Defaults (benchmark.defaults) are the DAG's (workflows/config.yaml): a step run by hand
     # writes the same dataset and trains the same run. String defaults go through `type`, so
     # --help shows them as they are typed.
-    p = verb("make-data", cmd_make_data, "generate an embedded dataset (synthcity) in the Cityscapes layout")
+    p = verb("make-data", cmd_make_data, "generate an embedded dataset (synthcity, synthaerial) in the Cityscapes layout")
     p.add_argument("--dataset", default="synthcity")
     p.add_argument("--root", required=True)
     p.add_argument("--split-sizes", type=parse_split_sizes, default=format_split_sizes(defaults.SYNTHCITY_SPLIT_SIZES),

@@ -17,6 +17,12 @@ entry itself under its own label.
 Per-entry models and resolutions. Every method entry runs on every top-level ``models`` entry at
 every top-level ``resolutions`` entry, unless it sets its own ``models`` / ``resolutions`` (same
 form as the top-level keys), which replace those for that entry alone (:func:`run_keys`).
+
+Per-dataset methods, resolutions and target classes. A dataset entry may name the method labels
+that run on it (``methods: [uniform, ...]``, labels of the built matrix; absent: every entry), the
+``resolutions`` that replace the top-level ones on it (an entry's own ``resolutions`` still win) and
+its own ``target_classes`` (Marin's ``miou_target``; absent: the top-level list), e.g. synthaerial,
+whose land-cover classes have none of the street classes the top-level list names.
 """
 from __future__ import annotations
 
@@ -74,14 +80,49 @@ def build_matrix(config: Mapping[str, Any]) -> Dict[str, Any]:
         return source(path)
 
     validate(matrix, written_at)
+    check_dataset_methods(matrix, source)
     check_train_by_resolution(matrix, source)
     return matrix
+
+
+def check_dataset_methods(matrix: Mapping[str, Any], source) -> None:
+    """A dataset's ``methods`` must name labels of the matrix: a typo would silently run nothing."""
+    for dataset, entry in matrix["datasets"].items():
+        for index, label in enumerate(entry.get("methods", [])):
+            if label not in matrix["methods"]:
+                close = difflib.get_close_matches(label, list(matrix["methods"]), n=1)
+                guess = f"did you mean {close[0]}? " if close else ""
+                raise DsbenchError(
+                    f"{dotted(source(('datasets', dataset, 'methods', index)))}: {label} is not a method label of "
+                    f"this run; {guess}use one of {', '.join(matrix['methods']) or 'none'} (an experiment with other "
+                    f"methods sets its own datasets:)")
+
+
+def dataset_methods(matrix: Mapping[str, Any], dataset: str) -> List[str]:
+    """The method labels that run on ``dataset``, in the matrix's order: its ``methods`` where set."""
+    allowed = matrix["datasets"][dataset].get("methods")
+    return [label for label in matrix["methods"] if allowed is None or label in allowed]
+
+
+def run_resolutions(matrix: Mapping[str, Any], dataset: str, label: str) -> List[str]:
+    """The resolutions of ``label`` on ``dataset``: the entry's own, else the dataset's, else the top-level ones."""
+    entry = matrix["methods"][label]
+    if "resolutions" in entry:
+        return entry["resolutions"]
+    return matrix["datasets"][dataset].get("resolutions", matrix["resolutions"])
+
+
+def dataset_target_classes(matrix: Mapping[str, Any], dataset: str) -> List[str]:
+    """Marin's target classes for ``dataset``: its own ``target_classes``, else the top-level list."""
+    entry = matrix["datasets"][dataset]
+    return list(entry["target_classes"] if "target_classes" in entry else matrix.get("target_classes", []))
 
 
 def check_train_by_resolution(matrix: Mapping[str, Any], source) -> None:
     """A ``train_by_resolution`` key that no run has is a typo: it would silently change nothing."""
     used = set(matrix["resolutions"]) | {res for entry in matrix["methods"].values()
-                                         for res in entry.get("resolutions", [])}
+                                         for res in entry.get("resolutions", [])} | {
+        res for entry in matrix["datasets"].values() for res in entry.get("resolutions", [])}
     for resolution in matrix.get("train_by_resolution", {}):
         if resolution not in used:
             raise DsbenchError(f"{dotted(source(('train_by_resolution', resolution)))}: no run has resolution "
@@ -97,13 +138,14 @@ def run_train_settings(matrix: Mapping[str, Any], label: str, resolution: str) -
 
 def run_keys(matrix: Mapping[str, Any]) -> List[Tuple[str, str, str, str, int]]:
     """Every (dataset, method label, model, resolution, seed) of a built matrix, in DAG order:
-    each method entry on its own ``models`` and ``resolutions`` where it sets them, else on the
-    top-level ones."""
+    each dataset with its methods (:func:`dataset_methods`), each method entry on its own
+    ``models`` and ``resolutions`` where it sets them, else on the dataset's resolutions or the
+    top-level ones (:func:`run_resolutions`)."""
     return [(dataset, label, model, resolution, seed)
             for dataset in matrix["datasets"]
-            for label in matrix["methods"]
+            for label in dataset_methods(matrix, dataset)
             for model in entry_models(matrix, label)
-            for resolution in matrix["methods"][label].get("resolutions", matrix["resolutions"])
+            for resolution in run_resolutions(matrix, dataset, label)
             for seed in matrix["seeds"]]
 
 

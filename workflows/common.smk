@@ -17,7 +17,14 @@ FIGURES_ONLY = str(config.get("figures_only", False)).lower() in ("1", "true", "
 from snakemake.exceptions import WorkflowError
 
 from benchmark.errors import DsbenchError
-from benchmark.matrix import build_matrix, entry_models, run_keys, run_train_settings
+from benchmark.matrix import (
+    build_matrix,
+    dataset_methods,
+    dataset_target_classes,
+    entry_models,
+    run_keys,
+    run_train_settings,
+)
 
 try:
     MATRIX = build_matrix(config)
@@ -212,10 +219,15 @@ EVAL_SUFFIX = protocol_suffix(
 )
 
 
-def target_class_args():
-    """`--target-classes A B` of the config's target_classes; nothing for an empty list (a dataset
-    whose paper names no target classes: the flag takes at least one)."""
-    targets = MATRIX.get("target_classes", [])
+def run_dataset(run):
+    """The dataset of a run id (`<dataset>-<label>-<model>-<res>-s<seed>`; names hold no '-')."""
+    return run.split("-", 1)[0]
+
+
+def target_class_args(dataset):
+    """`--target-classes A B` of the dataset's target_classes (its own, else the config's);
+    nothing for an empty list (no target classes: the flag takes at least one)."""
+    targets = dataset_target_classes(MATRIX, dataset)
     return (
         "--target-classes " + " ".join(shlex.quote(c) for c in targets)
         if targets
@@ -294,10 +306,14 @@ def extra_train_inputs(wildcards):
     return [artifact] if artifact else []
 
 
-def study_names():
-    """Every study declared by a method in the matrix (e.g. priors, sampling points)."""
+def study_names(dataset):
+    """Every study declared by a method that runs on ``dataset`` (e.g. priors, sampling points)."""
     return sorted(
-        {s for label in MATRIX["methods"] for s in method_class(label).studies}
+        {
+            s
+            for label in dataset_methods(MATRIX, dataset)
+            for s in method_class(label).studies
+        }
     )
 
 
@@ -401,7 +417,7 @@ def run_outputs():
     outs += [
         study_output(dataset, s)
         for dataset in MATRIX["datasets"]
-        for s in study_names()
+        for s in study_names(dataset)
     ]
     return outs
 

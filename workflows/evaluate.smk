@@ -19,7 +19,7 @@ rule evaluate:
     params:
         run=lambda wc: f"{RUNS}/{wc.run}",
         device=DEVICE,
-        targets=target_class_args(),
+        targets=lambda wc: target_class_args(run_dataset(wc.run)),
         protocol=eval_protocol_args(),
     shell:
         "OMP_NUM_THREADS={threads} dsbench evaluate --run {params.run:q} --device {params.device:q} --cost "
@@ -48,7 +48,7 @@ if MATRIX.get("reference_weights"):
             root=dataset_root(next(iter(MATRIX["datasets"]))),
             out=lambda wc, output: os.path.dirname(output[0]),
             device=DEVICE,
-            targets=target_class_args(),
+            targets=target_class_args(next(iter(MATRIX["datasets"]))),
         shell:
             "OMP_NUM_THREADS={threads} dsbench evaluate-weights --weights {input.weights:q} --root {params.root:q} "
             "--out {params.out:q} --device {params.device} {params.targets} --quiet > {log:q} 2>&1"

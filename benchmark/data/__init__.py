@@ -1,11 +1,12 @@
-"""Datasets: specs registered in ``DATASETS``, the Cityscapes-layout loader, synthcity, cards.
+"""Datasets: specs registered in ``DATASETS``, the Cityscapes-layout loader, synthcity, synthaerial, cards.
 
 Every spec (:class:`DatasetSpec`) gives its classes in training-id order (``class_names``,
 ``num_classes``), 255 = ignore, and builds splits whose samples are dicts ``image``, ``labels``,
 ``instances``, ``id``, ``path``. synthcity and cityscapes use Cityscapes' 19 trainIds and
 :class:`CityscapesSegmentation`; a dataset that contains only some classes lists them in
 ``evaluated_classes``; metrics average over those (the others never occur, so their IoU is
-undefined). Dataset cards (:mod:`benchmark.data.cards`) and the public datasets
+undefined). synthaerial (procedural land cover, DeepGlobe's six classes, no instances) has its own
+classes and loader. Dataset cards (:mod:`benchmark.data.cards`) and the public datasets
 (:mod:`benchmark.data.public`, registered here: ade20k, deepglobe_landcover,
 synthia_rand_cityscapes, mapillary_v1_2, apolloscape, supervisely_person) bring their own classes.
 
@@ -29,6 +30,8 @@ from benchmark.data.labels import CLASS_NAMES, COLORS, IGNORE_INDEX, NUM_CLASSES
 from benchmark.data.cards import load_dataset_card, register_card
 from benchmark.data.public import register_mapillary, register_public_datasets
 from benchmark.data.spec import DatasetSpec
+from benchmark.data.synthaerial import (SETUP_HINT as SYNTHAERIAL_HINT, SYNTHAERIAL_CLASSES, SYNTHAERIAL_COLORS,
+                                        SYNTHAERIAL_LABEL_IDS, build_synthaerial, make_synthaerial)
 from benchmark.data.synthcity import SYNTHCITY_CLASSES, make_synthcity
 from benchmark.defaults import SYNTHCITY_SIZE
 from benchmark.registry import DATASETS
@@ -44,6 +47,22 @@ SYNTHCITY = DATASETS.register("synthcity", DatasetSpec(
     setup_hint="run `dsbench make-data --dataset synthcity --root {root}`",
     default_image_size=SYNTHCITY_SIZE,  # the embedded reproduction's images
     generator=make_synthcity,
+))
+# DeepGlobe Land Cover's six classes, told apart by texture more than by colour or edges; no objects.
+SYNTHAERIAL = DATASETS.register("synthaerial", DatasetSpec(
+    name="synthaerial",
+    evaluated_classes=SYNTHAERIAL_CLASSES,
+    default_root="data/synthaerial",
+    setup_hint=SYNTHAERIAL_HINT,
+    class_names=SYNTHAERIAL_CLASSES,
+    colors=SYNTHAERIAL_COLORS,
+    num_classes=len(SYNTHAERIAL_CLASSES),
+    default_image_size=SYNTHCITY_SIZE,
+    generator=make_synthaerial,
+    label_ids=SYNTHAERIAL_LABEL_IDS,
+    builder=build_synthaerial,
+    instance_label_to_train={},
+    has_instances=False,
 ))
 CITYSCAPES = DATASETS.register("cityscapes", DatasetSpec(
     name="cityscapes",
@@ -73,5 +92,5 @@ def normalize(image: torch.Tensor) -> torch.Tensor:
 
 
 __all__ = ["CITYSCAPES", "CLASS_NAMES", "COLORS", "DATASETS", "CityscapesSegmentation", "DatasetSpec", "IGNORE_INDEX",
-           "IMAGENET_MEAN", "IMAGENET_STD", "NUM_CLASSES", "PUBLIC_DATASETS", "SYNTHCITY", "build_dataset",
-           "load_dataset_card", "make_synthcity", "normalize", "register_card", "register_mapillary"]
+           "IMAGENET_MEAN", "IMAGENET_STD", "NUM_CLASSES", "PUBLIC_DATASETS", "SYNTHAERIAL", "SYNTHCITY", "build_dataset",
+           "load_dataset_card", "make_synthaerial", "make_synthcity", "normalize", "register_card", "register_mapillary"]

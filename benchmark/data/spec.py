@@ -30,6 +30,8 @@ class DatasetSpec:
     ``instance_label_to_train``: the ``label_to_train`` table of the metric suite for this dataset's
     ``instances`` maps (``code // 1000`` -> training id); None means the Cityscapes table.
     ``source``: where the spec came from (a card path), for messages and re-registration checks.
+    ``has_instances``: whether samples carry instance maps (objects); False (land cover) builds the
+    metric suite without object recall, so no per-object rows are written.
     """
 
     name: str
@@ -46,6 +48,7 @@ class DatasetSpec:
     builder: Optional[Builder] = field(default=None, repr=False, compare=False)
     instance_label_to_train: Optional[Mapping[int, int]] = field(default=None, repr=False, compare=False)
     source: Optional[str] = field(default=None, compare=False)
+    has_instances: bool = True
 
     def __post_init__(self) -> None:
         # A spec whose tables disagree would mislabel every metric row; fail where it is defined.

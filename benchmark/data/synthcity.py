@@ -579,21 +579,22 @@ def _atomic_png(path: Path, array: np.ndarray) -> None:
     atomic_write(path, lambda tmp: Image.fromarray(array).save(tmp, format="PNG", compress_level=1))
 
 
-def _check_params(split_sizes: Mapping[str, int], size: Tuple[int, int], seed: int) -> Tuple[Dict[str, int], Tuple[int, int]]:
+def _check_params(split_sizes: Mapping[str, int], size: Tuple[int, int], seed: int,
+                  name: str = "synthcity") -> Tuple[Dict[str, int], Tuple[int, int]]:
     sizes: Dict[str, int] = {}
     for split, count in dict(split_sizes).items():
         if not isinstance(split, str) or not re.fullmatch(r"[a-z][a-z0-9]*", split):
-            raise DsbenchError(f"synthcity split name {split!r} must be lowercase letters/digits, e.g. train or val")
+            raise DsbenchError(f"{name} split name {split!r} must be lowercase letters/digits, e.g. train or val")
         if isinstance(count, bool) or not isinstance(count, (int, np.integer)) or not 0 <= int(count) < 1_000_000:
-            raise DsbenchError(f"synthcity split {split!r} size {count!r} must be an integer in 0..999999")
+            raise DsbenchError(f"{name} split {split!r} size {count!r} must be an integer in 0..999999")
         sizes[split] = int(count)
     if not sizes:
-        raise DsbenchError("synthcity split_sizes is empty; give e.g. {'train': 64, 'val': 16}")
-    height, width = check_size(size, "synthcity image size")
+        raise DsbenchError(f"{name} split_sizes is empty; give e.g. {{'train': 64, 'val': 16}}")
+    height, width = check_size(size, f"{name} image size")
     if min(height, width) < MIN_SIDE:
-        raise DsbenchError(f"synthcity image size {height}x{width} is too small; use at least {MIN_SIDE}x{MIN_SIDE}")
+        raise DsbenchError(f"{name} image size {height}x{width} is too small; use at least {MIN_SIDE}x{MIN_SIDE}")
     if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
-        raise DsbenchError(f"synthcity seed {seed!r} must be a non-negative integer")
+        raise DsbenchError(f"{name} seed {seed!r} must be a non-negative integer")
     return sizes, (height, width)
 
 

@@ -81,7 +81,8 @@ def evaluate_run(run_dir: os.PathLike, *, device: str = "auto", save_predictions
     dataset = build_dataset(cfg.dataset, cfg.root, cfg.eval_split)
     # A card's instance maps encode (training id + 1) * 1000 + k, not Cityscapes labelIds: its own table.
     suite = MetricSuite(spec.num_classes, spec.class_names, evaluated_classes=spec.evaluated_train_ids,
-                        target_classes=target_ids, label_to_train=spec.instance_label_to_train)
+                        target_classes=target_ids, label_to_train=spec.instance_label_to_train,
+                        with_instances=spec.has_instances)
     pred_dir = Path(save_predictions) if save_predictions else None
     if pred_dir:
         pred_dir.mkdir(parents=True, exist_ok=True)

@@ -146,18 +146,23 @@ def make_untrained_checkpoint(path: Union[str, os.PathLike], size_in: Size = (32
 
 
 # -- target classes ------------------------------------------------------------------------------
-def resolve_target_classes(target_classes: Optional[Sequence[Union[int, str]]]) -> Optional[List[int]]:
-    """Class names (Cityscapes trainId names) or ids -> sorted train ids; None/empty: all classes."""
+def resolve_target_classes(target_classes: Optional[Sequence[Union[int, str]]],
+                           class_names: Optional[Sequence[str]] = None) -> Optional[List[int]]:
+    """Class names or ids -> sorted train ids; None/empty: all classes. Names are looked up in
+    ``class_names`` (the dataset's classes in training-id order) or, without it, Cityscapes' trainIds."""
     if not target_classes:
         return None
-    from benchmark.data.labels import TRAIN_ID
+    if class_names is None:
+        from benchmark.data.labels import TRAIN_ID as table
+    else:
+        table = {name: index for index, name in enumerate(class_names)}
 
     ids = []
     for c in target_classes:
         if isinstance(c, str) and not c.isdigit():
-            if c not in TRAIN_ID:
-                raise DsbenchError(f"edge_based target_classes: unknown class {c!r}; use one of {', '.join(TRAIN_ID)}")
-            ids.append(TRAIN_ID[c])
+            if c not in table:
+                raise DsbenchError(f"edge_based target_classes: unknown class {c!r}; use one of {', '.join(table)}")
+            ids.append(table[c])
         else:
             ids.append(int(c))
     return sorted(set(ids))
@@ -228,8 +233,10 @@ def train_aux_net(dataset_name: str, root: Union[str, os.PathLike], out_path: Un
                   seed: int = 0, lam: float = 1.0, target_classes: Optional[Sequence[Union[int, str]]] = None,
                   features: int = 256, split: str = "train") -> Dict[str, Any]:
     """Train the aux net on a dataset's training split (one per dataset; ``dsbench prepare edge_based``)."""
-    from benchmark.data import build_dataset
+    from benchmark.data import DATASETS, build_dataset
 
+    # Class names are the dataset's own (synthaerial's land cover, a card's), not Cityscapes'.
+    target_classes = resolve_target_classes(target_classes, DATASETS.get(dataset_name).class_names)
     dataset = build_dataset(dataset_name, root, split)
     if len(dataset) == 0:
         raise DsbenchError(f"dataset {dataset_name!r} at {root}: split {split!r} is empty; generate it first")

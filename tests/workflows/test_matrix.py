@@ -9,7 +9,8 @@ import pytest
 import yaml
 
 from benchmark.errors import DsbenchError
-from benchmark.matrix import build_matrix, entry_models, label_word, load_schema, run_keys
+from benchmark.matrix import (build_matrix, dataset_target_classes, entry_models, label_word, load_schema,
+                              run_keys)
 
 ROOT = Path(__file__).resolve().parents[2]
 SHIPPED = yaml.safe_load((ROOT / "workflows/config.yaml").read_text())
@@ -48,7 +49,7 @@ def test_schema_is_a_valid_2020_12_schema():
 def test_default_matrix_is_the_one_before_grids():
     matrix = build_matrix(shipped())
     resolutions = ["16x32", "32x64", "64x128"]
-    input_downsampling = [key for key in run_keys(matrix) if key[2] == "unet"]
+    input_downsampling = [key for key in run_keys(matrix) if key[2] == "unet" and key[0] == "synthcity"]
     assert input_downsampling == list(itertools.product(["synthcity"], DEFAULT_LABELS, ["unet"], resolutions, [0]))
     # The Suzuki runs: exactly the suzuki_hc experiment's.
     assert [key for key in run_keys(matrix) if key[2] != "unet"] == run_keys(build_matrix(shipped(experiment="suzuki_hc")))
@@ -58,6 +59,74 @@ def test_default_matrix_is_the_one_before_grids():
         "prepare": {"size_in": "32x64", "size_out": "8x16", "iters": 200, "batch_size": 16, "lam": 1.0, "features": 64}}
     assert matrix["methods"]["edge_sim_r1"] == {"method": "edge_sim", "options": {"radius": 1}}
     assert "prepare_override" not in matrix
+
+
+# synthaerial (texture-defined land cover): Jin's DeepGlobe claim, the four methods it needs at
+# two input sizes; no Suzuki runs, no superpixel track; no target classes (Cityscapes' are not its).
+SYNTHAERIAL_LABELS = ["uniform", "edge_based", "deformation", "deformation_single"]
+
+
+def test_default_matrix_runs_synthaerial_with_its_own_methods_and_resolutions_only():
+    matrix = build_matrix(shipped())
+    assert [key for key in run_keys(matrix) if key[0] == "synthaerial"] == list(
+        itertools.product(["synthaerial"], SYNTHAERIAL_LABELS, ["unet"], ["16x32", "32x64"], [0]))
+    assert list(matrix["datasets"]) == ["synthcity", "synthaerial"]
+    assert dataset_target_classes(matrix, "synthaerial") == []
+    assert dataset_target_classes(matrix, "synthcity") == SHIPPED["target_classes"]
+    assert set(matrix["superpixels"]["datasets"]) == {"synthcity"}
+    # Same generation settings as synthcity (the make-data defaults).
+    aerial, city = matrix["datasets"]["synthaerial"], matrix["datasets"]["synthcity"]
+    assert {k: aerial[k] for k in ("generate", "split_sizes", "size", "seed")} == city
+
+
+@pytest.mark.parametrize("name", sorted(SHIPPED["experiments"]))
+def test_named_experiments_do_not_run_synthaerial(name):
+    assert list(build_matrix(shipped(experiment=name))["datasets"]) == ["synthcity"]
+
+
+def with_dataset(**entry):
+    config = shipped()
+    config["datasets"] = {**config["datasets"], "synthaerial": {**config["datasets"]["synthaerial"], **entry}}
+    return config
+
+
+def test_a_dataset_resolution_replaces_the_top_level_one_but_not_an_entrys_own():
+    config = with_dataset(methods=["pspnet", "uniform"], resolutions=["8x16"])
+    keys = [key for key in run_keys(build_matrix(config)) if key[0] == "synthaerial"]
+    assert sorted(keys) == [("synthaerial", "pspnet", "pspnet", "256x512", 0), ("synthaerial", "uniform", "unet", "8x16", 0)]
+
+
+def test_without_methods_a_dataset_runs_every_entry():
+    config = with_dataset()
+    del config["datasets"]["synthaerial"]["methods"], config["datasets"]["synthaerial"]["resolutions"]
+    matrix = build_matrix(config)
+    assert [k for k in run_keys(matrix) if k[0] == "synthaerial"] == [
+        ("synthaerial", *k[1:]) for k in run_keys(matrix) if k[0] == "synthcity"]
+
+
+def test_a_dataset_resolution_counts_for_train_by_resolution():
+    config = with_dataset(resolutions=["8x16"])
+    config["train_by_resolution"] = {"8x16": {"batch_size": 2}}
+    build_matrix(config)
+
+
+@pytest.mark.parametrize("entry, path, needle", [
+    (dict(methods=["unifrom"]), "datasets.synthaerial.methods[0]", "did you mean uniform?"),
+    (dict(methods=[]), "datasets.synthaerial.methods", ""),
+    (dict(methods=["uniform", "uniform"]), "datasets.synthaerial.methods", ""),
+    (dict(resolutions=[32]), "datasets.synthaerial.resolutions[0]", ""),
+    (dict(target_classes="urban"), "datasets.synthaerial.target_classes", ""),
+])
+def test_bad_dataset_methods_resolutions_and_target_classes_are_named(entry, path, needle):
+    message = error_of(with_dataset(**entry))
+    assert message.startswith(path + ":") and needle in message, message
+
+
+def test_an_experiment_whose_methods_lack_a_datasets_label_must_set_its_datasets():
+    config = shipped(experiment="jin_edge_sim_radii")
+    del config["experiments"]["jin_edge_sim_radii"]["datasets"]
+    message = error_of(config)
+    assert message.startswith("datasets.synthaerial.methods[1]: edge_based is not a method label"), message
 
 
 def test_the_cli_and_generator_defaults_are_the_shipped_config():
@@ -174,7 +243,8 @@ def test_alcover_table4_keeps_its_explicit_entries():
 
 
 def with_methods(**methods):
-    return shipped(methods=methods)
+    # synthcity alone: synthaerial's `methods:` names labels these replaced methods lack.
+    return shipped(methods=methods, datasets={"synthcity": SHIPPED["datasets"]["synthcity"]})
 
 
 def test_product_grid_labels_join_keys_in_sorted_order():

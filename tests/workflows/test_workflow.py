@@ -59,6 +59,26 @@ def test_default_dry_run_covers_every_rule_and_method(tmp_path):
         ("atrous_fcn", "atrous_fcn", "256x512"), ("pspnet", "pspnet", "256x512"), ("hcpspnet", "pspnet", "256x512")}
 
 
+def test_default_dry_run_runs_synthaerial_with_its_methods_its_aux_net_and_no_target_classes(tmp_path):
+    proc = snakemake("-n", "-p", "--cores", "2", cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    out = proc.stdout + proc.stderr
+    commands = [line for line in out.splitlines()  # one job's command (aggregate lists every run's files)
+                if "dsbench" in line and "synthaerial" in line and "dsbench aggregate" not in line]
+    trained = sorted(re.search(r"--out results/runs/(synthaerial-\S+)", c).group(1)
+                     for c in commands if "dsbench train " in c)
+    assert trained == sorted(f"synthaerial-{label}-unet-{res}-s0" for label in
+                             ("uniform", "edge_based", "deformation", "deformation_single") for res in ("16x32", "32x64"))
+    assert sum("dsbench make-data --dataset synthaerial" in c for c in commands) == 1
+    assert sum("dsbench prepare edge_based --dataset synthaerial" in c for c in commands) == 1
+    # edge_based's study only (no soft_labels on it: no priors); no superpixel track.
+    assert [c.split("dsbench study ")[1].split()[0] for c in commands if "dsbench study" in c] == ["sampling_points"]
+    assert not any("superpixels" in c for c in commands)
+    evaluations = [c for c in commands if "dsbench evaluate " in c]
+    assert len(evaluations) == 8 and not any("--target-classes" in c for c in evaluations)
+    assert any("--target-classes" in line for line in out.splitlines() if "dsbench evaluate --run results/runs/synthcity" in line)
+
+
 # One Snakemake dry run (~10 s each) per kind of experiment: a method grid (jin_sensitivity), a
 # training grid (alcover_fig7_batch), the superpixel track alone with a dataset outside `datasets:`
 # (superpixels_bsds500). ci has its profile's dry run and its real run in .ci/run; suzuki_hc and
