@@ -79,9 +79,17 @@ def test_default_matrix_runs_synthaerial_with_its_own_methods_and_resolutions_on
     assert {k: aerial[k] for k in ("generate", "split_sizes", "size", "seed")} == city
 
 
-@pytest.mark.parametrize("name", sorted(SHIPPED["experiments"]))
+# seeds3 is the default matrix at three seeds, so it keeps both embedded datasets.
+@pytest.mark.parametrize("name", sorted(set(SHIPPED["experiments"]) - {"seeds3"}))
 def test_named_experiments_do_not_run_synthaerial(name):
     assert list(build_matrix(shipped(experiment=name))["datasets"]) == ["synthcity"]
+
+
+def test_seeds3_is_the_default_input_downsampling_matrix_at_three_seeds():
+    default, seeds3 = build_matrix(shipped()), build_matrix(shipped(experiment="seeds3"))
+    assert list(seeds3["datasets"]) == list(default["datasets"])
+    assert {key[:-1] for key in run_keys(seeds3)} == {key[:-1] for key in run_keys(default)}
+    assert {key[-1] for key in run_keys(seeds3)} == {0, 1, 2}
 
 
 def with_dataset(**entry):
