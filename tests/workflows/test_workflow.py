@@ -68,14 +68,14 @@ def test_default_dry_run_runs_synthaerial_with_its_methods_its_aux_net_and_no_ta
     trained = sorted(re.search(r"--out results/runs/(synthaerial-\S+)", c).group(1)
                      for c in commands if "dsbench train " in c)
     assert trained == sorted(f"synthaerial-{label}-unet-{res}-s0" for label in
-                             ("uniform", "edge_based", "deformation", "deformation_single") for res in ("16x32", "32x64"))
+                             ("uniform", "edge_based", "deformation", "deformation_single") for res in ("32x64",))
     assert sum("dsbench make-data --dataset synthaerial" in c for c in commands) == 1
     assert sum("dsbench prepare edge_based --dataset synthaerial" in c for c in commands) == 1
     # edge_based's study only (no soft_labels on it: no priors); no superpixel track.
     assert [c.split("dsbench study ")[1].split()[0] for c in commands if "dsbench study" in c] == ["sampling_points"]
     assert not any("superpixels" in c for c in commands)
     evaluations = [c for c in commands if "dsbench evaluate " in c]
-    assert len(evaluations) == 8 and not any("--target-classes" in c for c in evaluations)
+    assert len(evaluations) == 4 and not any("--target-classes" in c for c in evaluations)
     assert any("--target-classes" in line for line in out.splitlines() if "dsbench evaluate --run results/runs/synthcity" in line)
 
 
