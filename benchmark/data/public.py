@@ -7,7 +7,8 @@ ade20k                     card ``cards/ade20k.yaml``                           
 deepglobe_landcover        card ``cards/deepglobe_landcover.yaml`` (RGB masks)    6        colour (0, 0, 0) unknown
 synthia_rand_cityscapes    card ``cards/synthia_rand_cityscapes.yaml``            16       ids 0, 13, 14, 16, 18, 20, 22
 mapillary_v1_2             card ``cards/mapillary_v1_2.yaml``, config checked     65       index 65, void--unlabeled
-mapillary_v2_0 (per root)  :func:`register_mapillary`: the dataset's own config   config   labels with evaluate: false
+mapillary_v2_0             card ``cards/mapillary_v2_0.yaml``, config checked     123      index 123, void--unlabeled
+(any name, per root)       :func:`register_mapillary`: the dataset's own config   config   labels with evaluate: false
 apolloscape                :func:`apolloscape_spec` (nested Record/Camera dirs)   22       trainId 255 of its table
 supervisely_person         :func:`supervisely_person_spec` (JSON annotations)     2        none
 =========================  =====================================================  =======  ==========================
@@ -103,7 +104,7 @@ def register_mapillary(root: Union[str, os.PathLike], version: str = "v1.2",
                        name: Optional[str] = None) -> DatasetSpec:
     """Register Mapillary Vistas under ``root`` (default name ``mapillary_v1_2`` / ``mapillary_v2_0``).
 
-    ``mapillary_v1_2`` is also a shipped card: a v1.2 config with the card's labels returns that spec
+    ``mapillary_v1_2`` and ``mapillary_v2_0`` are also shipped cards: a config with the card's labels returns that spec
     (the same dataset); any other config under that name is refused by :func:`register_spec`."""
     spec = load_mapillary_spec(Path(root).resolve(), version, name)
     from benchmark.registry import DATASETS
@@ -115,8 +116,8 @@ def register_mapillary(root: Union[str, os.PathLike], version: str = "v1.2",
     return register_spec(spec)
 
 
-#: The shipped card of each Mapillary version that has one (v2.0's 124 labels come from its config).
-MAPILLARY_SHIPPED_CARDS = {"mapillary_v1_2": "v1.2"}
+#: The shipped card of each Mapillary version.
+MAPILLARY_SHIPPED_CARDS = {"mapillary_v1_2": "v1.2", "mapillary_v2_0": "v2.0"}
 
 
 def check_mapillary_config(root: Path, card: DatasetCard, version: str) -> None:

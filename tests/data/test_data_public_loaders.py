@@ -47,7 +47,7 @@ def _png16_rgb(path: Path, rgb: np.ndarray) -> None:
 
 def test_public_specs_are_registered_with_their_own_classes() -> None:
     expected = {"ade20k": 150, "deepglobe_landcover": 6, "synthia_rand_cityscapes": 16, "apolloscape": 22,
-                "supervisely_person": 2, "mapillary_v1_2": 65}
+                "supervisely_person": 2, "mapillary_v1_2": 65, "mapillary_v2_0": 123}
     assert {spec.name: spec.num_classes for spec in PUBLIC_DATASETS} == expected
     for name, count in expected.items():
         spec = DATASETS.get(name)
@@ -60,7 +60,8 @@ def test_public_specs_are_registered_with_their_own_classes() -> None:
 
 def test_cards_are_package_data() -> None:
     names = sorted(path.name for path in shipped_card_paths())
-    assert names == ["ade20k.yaml", "deepglobe_landcover.yaml", "mapillary_v1_2.yaml", "synthia_rand_cityscapes.yaml"]
+    assert names == ["ade20k.yaml", "deepglobe_landcover.yaml", "mapillary_v1_2.yaml", "mapillary_v2_0.yaml",
+                     "synthia_rand_cityscapes.yaml"]
     package_data = tomllib.loads((REPO / "pyproject.toml").read_text())["tool"]["setuptools"]["package-data"]
     assert "cards/*.yaml" in package_data["benchmark.data"]
 
@@ -226,6 +227,48 @@ def test_mapillary_v1_2_is_registered_by_name_and_checks_the_downloads_config(tm
         build_dataset("mapillary_v1_2", root, "val")
     with pytest.raises(DsbenchError, match="'mapillary_v1_2' of .*config_v1.2.json is already registered"):
         register_mapillary(root, "v1.2")
+
+
+def write_mapillary_v2_0(root: Path) -> Path:
+    """Mapillary Vistas v2.0 in its layout: config_v2.0.json with the shipped card's 123 labels plus
+    void--unlabeled (index 123) and palette PNGs under {training,validation}/v2.0/labels."""
+    from benchmark.data.cards import read_card
+
+    card = read_card(REPO / "benchmark" / "data" / "cards" / "mapillary_v2_0.yaml")
+    labels = [{"name": c.name, "color": list(c.color), "evaluate": True} for c in card.classes]
+    labels.append({"name": "void--unlabeled", "color": [0, 0, 0], "evaluate": False})
+    root.mkdir(parents=True, exist_ok=True)
+    (root / "config_v2.0.json").write_text(json.dumps({"labels": labels, "version": "2.0"}))
+    index = np.full((H, W), 21, np.uint8)  # road
+    index[:, 4:8], index[:, 8:] = 108, 123  # car, unlabeled
+    palette = [value for label in labels for value in label["color"]]
+    for folder, stem in (("training", "tr_key"), ("validation", "va_key")):
+        _save(root / folder / "images" / f"{stem}.jpg", _photo(6))
+        image = Image.fromarray(index, mode="L").convert("P")
+        image.putpalette(palette + [0] * (768 - len(palette)))
+        (root / folder / "v2.0" / "labels").mkdir(parents=True, exist_ok=True)
+        image.save(root / folder / "v2.0" / "labels" / f"{stem}.png")
+    return root
+
+
+def test_mapillary_v2_0_is_registered_by_name_and_checks_the_downloads_config(tmp_path: Path) -> None:
+    spec = DATASETS.get("mapillary_v2_0")
+    # The v2.0 table keeps v1.2's names and colours where v1.2 has the label (v2.0 splits some of them).
+    v12 = DATASETS.get("mapillary_v1_2")
+    shared = set(spec.class_names) & set(v12.class_names)
+    assert len(shared) >= 50
+    assert all(spec.colors[spec.class_names.index(n)] == v12.colors[v12.class_names.index(n)] for n in shared)
+    assert spec.class_names[21] == "construction--flat--road" and spec.class_names[108] == "object--vehicle--car"
+    root = write_mapillary_v2_0(tmp_path / "vistas")
+    labels = build_dataset("mapillary_v2_0", root, "val")[0]["labels"].numpy()
+    assert (labels[:, :4] == 21).all() and (labels[:, 4:8] == 108).all() and (labels[:, 8:] == 255).all()
+    assert register_mapillary(root, "v2.0") is spec
+    config = json.loads((root / "config_v2.0.json").read_text())
+    config["labels"][50]["evaluate"] = False  # a config that scores other labels than the card
+    (root / "config_v2.0.json").write_text(json.dumps(config))
+    with pytest.raises(DsbenchError, match=r"config_v2\.0\.json: its scored labels differ from the mapillary_v2_0 "
+                                           r"card's .*first at index 50; point --root at a Mapillary Vistas v2\.0"):
+        build_dataset("mapillary_v2_0", root, "val")
 
 
 def test_mapillary_v1_2_by_name_from_the_cli(tmp_path: Path, capsys) -> None:
