@@ -427,7 +427,7 @@ def cmd_segment_superpixels(args: argparse.Namespace) -> int:
     from benchmark.engine.superpixels import METRICS_FILE, segment_split
 
     rows = segment_split(args.method, parse_options(args.option), args.dataset, args.root, args.split, args.n,
-                         args.out, weights=args.weights, limit=args.limit, run=args.run)
+                         args.out, weights=args.weights, limit=args.limit, run=args.run, device=args.device)
     ok = rows[rows["status"] == "ok"]
     if ok.empty:
         print(f"skipped {args.method}: {rows['reason'].iloc[0]}")
@@ -647,6 +647,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--weights", default=None, help="checkpoint of a trainable method (a state dict, or RUN/model.pt)")
     p.add_argument("--run", default=None, help="finished `dsbench train-superpixels` folder of a trainable method")
     p.add_argument("--limit", type=int, default=None, help="only the first K images of the split")
+    p.add_argument("--device", default="cpu",
+                   help="auto, cpu or cuda[:N]: where a trained network runs (classical methods: always the CPU)")
 
     p = verb("superpixel-resolution", cmd_superpixel_resolution,
              "PCNet vs SCN inference time and peak memory at input resolutions (PCNet Fig 1) as tidy rows")

@@ -330,12 +330,33 @@ def superpixel_output(dataset, label):
     return f"{RUNS}/{dataset}-superpixels-{label}/metrics.csv"
 
 
+def superpixel_seeds(label):
+    """The training seeds of a deep entry with `train:`: its train.seed alone where it pins one,
+    else the track's `seeds:`, else the config's global `seeds` (one run per seed)."""
+    train = superpixel_method(label)["train"]
+    if "seed" in train:
+        return [int(train["seed"])]
+    return [int(s) for s in SUPERPIXELS.get("seeds", MATRIX["seeds"])]
+
+
+def superpixel_trained_output(dataset, label, seed):
+    return f"{RUNS}/{dataset}-superpixels-{label}-s{seed}/metrics.csv"
+
+
 def superpixel_outputs():
-    outs = [
-        superpixel_output(dataset, label)
-        for dataset in SUPERPIXELS.get("datasets", {})
-        for label in SUPERPIXELS.get("methods", {})
-    ]
+    """Per dataset and entry: one segmentation per training seed for a deep entry with `train:`
+    (the rule superpixels_trained), else one (the rule superpixels; classical, or untrained deep rows).
+    """
+    outs = []
+    for dataset in SUPERPIXELS.get("datasets", {}):
+        for label, entry in SUPERPIXELS.get("methods", {}).items():
+            if "train" in entry:
+                outs += [
+                    superpixel_trained_output(dataset, label, seed)
+                    for seed in superpixel_seeds(label)
+                ]
+            else:
+                outs.append(superpixel_output(dataset, label))
     if SUPERPIXELS.get("resolution_sizes"):
         outs.append(f"{RUNS}/superpixels-resolution/metrics.csv")
     return outs
@@ -355,16 +376,18 @@ def superpixel_method(label):
     return SUPERPIXELS["methods"][label]
 
 
-def superpixel_run_dir(dataset, label):
-    """The training run of a deep method entry with `train:` (workflows/superpixels.smk)."""
-    return f"{RUNS}/{dataset}-superpixels-{label}-train"
+def superpixel_run_dir(dataset, label, seed):
+    """The training run of a deep method entry with `train:` at one seed (workflows/superpixels.smk)."""
+    return f"{RUNS}/{dataset}-superpixels-{label}-s{seed}-train"
 
 
-def superpixel_trained_run(dataset, label):
-    """[the run's model.pt] for an entry with `train:`, else [] (a deep one then gets skipped rows)."""
+def superpixel_trained_run(dataset, label, seed):
+    """[the run's model.pt] of an entry with `train:` at ``seed``."""
     if "train" not in superpixel_method(label):
-        return []
-    return [f"{superpixel_run_dir(dataset, label)}/model.pt"]
+        raise WorkflowError(
+            f"superpixels.methods.{label}: no train: entry, so no trained run to segment with"
+        )
+    return [f"{superpixel_run_dir(dataset, label, seed)}/model.pt"]
 
 
 # superpixels.methods.<label>.train -> `dsbench train-superpixels` flags; absent: the paper's setting.
@@ -374,17 +397,18 @@ SUPERPIXEL_TRAIN_FLAGS = {
     "crop": "--crop",
     "lr": "--lr",
     "checkpoint_every": "--checkpoint-every",
-    "seed": "--seed",
 }
 
 
-def superpixel_train_args(label):
+def superpixel_train_args(label, seed):
+    """The entry's train settings as flags, and the run's seed (--seed, from the run's path)."""
     train = superpixel_method(label)["train"]
-    return " ".join(
+    args = [
         f"{flag} {shlex.quote(str(train[key]))}"
         for key, flag in SUPERPIXEL_TRAIN_FLAGS.items()
         if key in train
-    )
+    ]
+    return " ".join(args + [f"--seed {int(seed)}"])
 
 
 def superpixel_option_args(label):
@@ -394,15 +418,15 @@ def superpixel_option_args(label):
     )
 
 
-def superpixel_segment_args(dataset, label):
-    """The entry's own counts and image limit, and its trained run, as flags."""
+def superpixel_segment_args(dataset, label, seed=None):
+    """The entry's own counts and image limit, and its trained run (at ``seed``) or options, as flags."""
     entry = superpixel_method(label)
     counts = entry.get("n", SUPERPIXELS.get("n", []))
     args = ["--n " + " ".join(str(n) for n in counts)]
     if "limit" in entry:
         args.append(f"--limit {int(entry['limit'])}")
-    if "train" in entry:
-        args.append(f"--run {shlex.quote(superpixel_run_dir(dataset, label))}")
+    if seed is not None:
+        args.append(f"--run {shlex.quote(superpixel_run_dir(dataset, label, seed))}")
     else:
         args.append(superpixel_option_args(label))
     return " ".join(args)

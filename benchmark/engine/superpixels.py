@@ -265,14 +265,17 @@ def _check_counts(n_values: Sequence[int]) -> List[int]:
     return [int(n) for n in counts]
 
 
-def _run_identity(method: str, dataset: str, split: str, params: Dict[str, Any], customised: bool) -> Dict[str, Any]:
+def _run_identity(method: str, dataset: str, split: str, params: Dict[str, Any], customised: bool,
+                  seed: Optional[int] = None) -> Dict[str, Any]:
     from benchmark.engine.run_config import canonical_json
     from benchmark.tracks import SUPERPIXELS
 
-    # Non-default options get their own run id, so two settings of one method never collide.
-    run_id = f"{dataset}-{method}-{split}" + (f"-{config_hash(params)[:8]}" if customised else "")
+    # Non-default options get their own run id, so two settings of one method never collide; a
+    # trained network's seed is in it (-s<seed>, as in the other tracks' run ids) and in the rows.
+    run_id = f"{dataset}-{method}-{split}" + (f"-{config_hash(params)[:8]}" if customised else "") + \
+        (f"-s{seed}" if seed is not None else "")
     return {"run_id": run_id, "dataset": dataset, "split": split, "track": SUPERPIXELS.name, "method": method,
-            "params": canonical_json(params), "model": "", "height": None, "width": None, "seed": None}
+            "params": canonical_json(params), "model": "", "height": None, "width": None, "seed": seed}
 
 
 def _tidy_rows(summary: pd.DataFrame, identity: Mapping[str, Any], origin: Mapping[str, Any]) -> List[Dict[str, Any]]:
@@ -292,14 +295,16 @@ def _tidy_rows(summary: pd.DataFrame, identity: Mapping[str, Any], origin: Mappi
 
 def segment_split(method: str, options: Optional[Mapping[str, Any]], dataset: str, root: PathLike, split: str,
                   n_values: Sequence[int], out_dir: PathLike, weights: Optional[PathLike] = None,
-                  limit: Optional[int] = None, run: Optional[PathLike] = None) -> pd.DataFrame:
+                  limit: Optional[int] = None, run: Optional[PathLike] = None, device: str = "cpu") -> pd.DataFrame:
     """Run superpixel method ``method`` (with ``options``) over ``split`` (its first ``limit``
     images) for every requested count in ``n_values``; write the label maps, ``pairs.csv`` and
     ``metrics.csv`` under ``out_dir`` (module doc) and return the tidy rows written.
 
     A trainable member needs its trained network: ``run`` (a finished ``dsbench train-superpixels``
     folder: its network and options, and its training settings recorded in ``params``) or
-    ``weights`` (a state dict, e.g. ``RUN/model.pt``); without either it gets skipped rows.
+    ``weights`` (a state dict, e.g. ``RUN/model.pt``); without either it gets skipped rows. A
+    network runs on ``device`` (``auto``, ``cpu``, ``cuda[:N]``; the label maps and scores are made
+    on the CPU); classical methods always run on the CPU. Rows of a run carry its training seed.
 
     Every argument is checked before anything is written; a run that fails removes the label
     maps it wrote, and writes neither CSV.
@@ -332,8 +337,14 @@ def segment_split(method: str, options: Optional[Mapping[str, Any]], dataset: st
     if not ground_truth_ids(dataset, root, split):
         raise DsbenchError(f"superpixels: split {split!r} of {dataset} at {root} has no images")
     out_dir = Path(out_dir)
-    identity = _run_identity(method, dataset, split, params, customised=bool(options))
-    origin = provenance("cpu", params)
+    identity = _run_identity(method, dataset, split, params, customised=bool(options),
+                             seed=run_cfg.seed if trained is not None else None)
+    on_device = torch.device("cpu")
+    if cls.trainable and (weights is not None or trained is not None):
+        from benchmark.engine.device import describe_device, resolve_device
+
+        on_device = resolve_device(device)
+    origin = provenance(describe_device(on_device) if on_device.type != "cpu" else "cpu", params)
     if cls.trainable and weights is None and trained is None:
         rows = [make_row(identity, metric, None, METRICS[metric], status="skipped", reason=UNTRAINED,
                          provenance=origin, n_superpixels=n)
@@ -345,17 +356,19 @@ def segment_split(method: str, options: Optional[Mapping[str, Any]], dataset: st
             raise DsbenchError(f"superpixel method {method!r} has no weights to load; drop --weights")
         load_weights(segmenter, weights)
     if isinstance(segmenter, torch.nn.Module):
-        segmenter.eval()
+        segmenter.to(on_device).eval()
 
     records: List[Dict[str, Any]] = []
     written: List[Path] = []
     try:
         for truth in iter_ground_truth(dataset, root, split, limit):
             image = torch.from_numpy(truth.image.copy()).permute(2, 0, 1).float().div_(255.0)  # PIL's are read-only
+            if isinstance(segmenter, torch.nn.Module):
+                image = image.to(on_device)
             for n in counts:
                 start = time.perf_counter()
                 with torch.no_grad():
-                    labels = segmenter.segment(image, n).numpy()
+                    labels = segmenter.segment(image, n).cpu().numpy()
                 seconds = time.perf_counter() - start
                 path = out_dir / str(n) / f"{truth.image_id}.png"
                 written.append(write_label_map(path, labels))

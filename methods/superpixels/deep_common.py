@@ -13,7 +13,8 @@
   properties to the superpixels with the column-normalised association (:func:`pool_to_cells`),
   decode them back with the row-normalised one: :func:`reconstruct`, :func:`label_reconstruction_loss`,
   :func:`position_reconstruction_error`.
-* Hard superpixel ids from an association: :func:`superpixel_ids`.
+* Hard superpixel ids from an association: :func:`superpixel_ids` (a band of rows of it:
+  :func:`write_superpixel_ids_band`).
 * The fully convolutional encoder-decoder trunk of SCN and PCNet: :class:`EncoderDecoder`, and
   :func:`pad_to_multiple` (replicate padding; SCN and PCNet never resize their full-resolution input
   to fit the network stride, they pad and crop the outputs back).
@@ -247,6 +248,40 @@ def superpixel_ids(scores: torch.Tensor, cell: int) -> torch.Tensor:
     rows = torch.arange(H, device=scores.device)[:, None] // cell + offsets[chosen, 0]
     cols = torch.arange(W, device=scores.device)[None, :] // cell + offsets[chosen, 1]
     return rows * w + cols
+
+
+def write_superpixel_ids_band(scores: torch.Tensor, cell: int, full_hw: Sequence[int], top: int,
+                              out: torch.Tensor) -> None:
+    """:func:`superpixel_ids` of a band of rows, written into ``out`` ``(B, H, W)`` int64 in place.
+
+    ``scores`` ``(B, 9, rows, W)`` are the scores of rows ``top .. top + rows - 1`` of an ``H x W``
+    map (``full_hw``); candidate validity and the ids are those of the whole map, and the same
+    running maximum with the same tie rule is taken, so bands written over every row give exactly
+    ``superpixel_ids`` of the whole map. Temporaries are the band's size (PCNet's banded inference).
+    """
+    H, W = int(full_hw[0]), int(full_hw[1])
+    B, _, rows_n, width = scores.shape
+    if width != W or not 0 <= top <= H - rows_n:
+        raise ValueError(f"band of {rows_n}x{width} at row {top} does not fit an {H}x{W} map")
+    h, w = coarse_size((H, W), cell)
+    device = scores.device
+    row_cells = (torch.arange(top, top + rows_n, device=device) // cell)[:, None]
+    col_cells = (torch.arange(W, device=device) // cell)[None, :]
+    scores = scores.detach()
+    best = scores[:, OWN_CELL].clone()
+    chosen = torch.full((B, rows_n, W), OWN_CELL, dtype=torch.long, device=device)
+    for k, (dy, dx) in enumerate(candidate_offsets()):
+        if k == OWN_CELL:
+            continue
+        valid = ((row_cells + dy >= 0) & (row_cells + dy < h)) & ((col_cells + dx >= 0) & (col_cells + dx < w))
+        candidate = scores[:, k].masked_fill(~valid, float("-inf"))
+        better = (candidate > best) | ((candidate == best) & (k < OWN_CELL) & (chosen > k))
+        best = torch.where(better, candidate, best)
+        chosen = torch.where(better, torch.full_like(chosen, k), chosen)
+    offsets = torch.tensor(candidate_offsets(), device=device)  # (9, 2)
+    band = out[:, top:top + rows_n]
+    torch.add(row_cells, offsets[chosen, 0], out=band)
+    band.mul_(w).add_(col_cells).add_(offsets[chosen, 1])
 
 
 def own_cell_assignment(batch: int, hw: Sequence[int], device=None, dtype=torch.float32) -> torch.Tensor:

@@ -33,8 +33,13 @@ Where the paper is silent, our choices:
 * Downsampling of the image by 4: 4 x 4 average pooling (area). Images only: label ids and
   superpixel ids are never interpolated (labels are only cropped; ids come from an argmax).
 * Channels: SCN's (16 doubling to 256); embedding ``E`` has 8 channels: with the 9 logits it is the
-  only full-resolution tensor, so it sets the inference peak (measured at 2K on CPU, untrained:
-  SCN / PCNet peak allocator memory 2.45x with 16 channels, 3.56x with 8). The sub-pixel layer is a
+  only full-resolution tensor, so it set the whole-image inference peak (measured at 2K on CPU,
+  untrained: SCN / PCNet peak allocator memory 2.45x with 16 channels, 3.56x with 8).
+* Inference (``segment``) runs the trunk once at the low resolution, then the sub-pixel layer, the
+  superpixel head and the argmax on bands of 128 full-resolution rows with a 2-row low-resolution
+  halo (:meth:`PCNet.banded_superpixel_ids`): the ids are those of the whole-image pass bit for
+  bit, and the peak is the trunk plus one band (2K on CPU: 61 MiB instead of 266 MiB, SCN / PCNet
+  15.4x). Training keeps the whole-image pass (its losses need the whole association). The sub-pixel layer is a
   3x3 conv to ``8 * 4 * 4`` channels, ``PixelShuffle(4)``, leaky ReLU; both heads are 3x3 convs; the
   SR head has no output activation.
 * Grid cell 16 in training (SCN's); at inference the cell is set by ``n`` (``deep_common``).
@@ -71,8 +76,8 @@ from methods.base import SuperpixelMethod
 import torch.nn.functional as F
 
 from methods.superpixels.deep_common import (
-    IGNORE, AssociationSegmenter, EncoderDecoder, boundary_mask, label_reconstruction_loss, pad_to_multiple,
-    position_reconstruction_error,
+    IGNORE, AssociationSegmenter, EncoderDecoder, boundary_mask, grid_cell_size, label_reconstruction_loss,
+    pad_to_multiple, position_reconstruction_error, write_superpixel_ids_band,
 )
 from methods.superpixels.scn import BASE_CHANNELS, CELL_SIZE, POSITION_WEIGHT, association_softmax
 
@@ -85,6 +90,7 @@ BETA = 0.5               # eq. 8, Sec. IV-B: weight of the local discrimination 
 EMBED_DIM = 8            # our choice (paper silent): channels of the embedding E (see the module docstring)
 LD_PATCHES = 64          # our choice (paper silent): patches per batch in the LD loss
 FISHER_EPS = 1e-6        # our choice: keeps eq. 6 finite for a collapsed patch
+INFERENCE_BAND_ROWS = 128  # our choice: full-resolution rows per band of the banded inference
 
 
 # --------------------------------------------------------------------------- training-time pieces
@@ -235,6 +241,8 @@ class PCNet(AssociationSegmenter, nn.Module, SuperpixelMethod):
         self.position_weight = float(position_weight)
         self.generator = torch.Generator().manual_seed(int(seed))
 
+    inference_band_rows = INFERENCE_BAND_ROWS  # not an option: the ids do not depend on it
+
     def get_extra_state(self) -> torch.Tensor:
         """The sampling generator's state travels in checkpoints, so a resumed training draws the
         patches and windows an uninterrupted one would."""
@@ -323,6 +331,45 @@ class PCNet(AssociationSegmenter, nn.Module, SuperpixelMethod):
 
     def inference_logits(self, image: torch.Tensor) -> torch.Tensor:
         return self.association_logits(image, super_resolve=False)["logits"]
+
+    def banded_superpixel_ids(self, image: torch.Tensor, cell: int, band_rows: Optional[int] = None) -> torch.Tensor:
+        """Hard ids ``(B, H, W)`` int64 of ``(B, 3, H, W)``: ``superpixel_ids(inference_logits(image), cell)``
+        exactly, without the full-resolution embedding and logits (``(8 + 9) x H x W`` floats).
+
+        The trunk runs once at the low resolution; the sub-pixel layer, the superpixel head and the
+        argmax then run on bands of ``band_rows`` full-resolution rows (a multiple of 4), each with
+        a halo of 2 low-resolution rows, which the two 3x3 convolutions need: every kept row sees
+        the same inputs, and the same zero padding at the image's top and bottom, as in the
+        whole-image pass. The halo rows are computed and dropped (about 2 x 8 / band_rows extra).
+        """
+        band_rows = self.inference_band_rows if band_rows is None else int(band_rows)
+        if band_rows < SCALE or band_rows % SCALE:
+            raise ValueError(f"band_rows must be a positive multiple of {SCALE}, got {band_rows}")
+        H, W = image.shape[-2:]
+        features = self.trunk(F.avg_pool2d(pad_to_multiple(image, self.input_multiple), kernel_size=SCALE))
+        low_rows = features.shape[-2]
+        ids = torch.empty((image.shape[0], H, W), dtype=torch.long, device=image.device)
+        halo, step = 2, band_rows // SCALE
+        for top in range(0, -(-H // SCALE), step):   # low-resolution rows; rows past H are only halo
+            first, last = max(top - halo, 0), min(top + step + halo, low_rows)
+            logits = self.superpixel_head(self.subpixel(features[:, :, first:last]))
+            start = SCALE * (top - first)
+            rows = min(SCALE * (top + step), H) - SCALE * top
+            write_superpixel_ids_band(logits[:, :, start:start + rows, :W], cell, (H, W), SCALE * top, ids)
+            del logits
+        return ids
+
+    @torch.no_grad()
+    def superpixel_ids(self, image: torch.Tensor, n_superpixels: int) -> torch.Tensor:
+        """Hard ids ``(H, W)`` before connectivity (eval mode, grid from ``n``), by bands
+        (:meth:`banded_superpixel_ids`): the same ids as the whole-image pass, a fraction of its memory."""
+        was_training = self.training
+        self.eval()
+        try:
+            cell = grid_cell_size(image.shape[-2:], n_superpixels)
+            return self.banded_superpixel_ids(image.unsqueeze(0), cell)[0]
+        finally:
+            self.train(was_training)
 
 
 PCNet.name = "pcnet"

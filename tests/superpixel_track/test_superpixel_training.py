@@ -96,9 +96,12 @@ def test_cli_refuses_other_settings_in_a_run_folder_and_bad_input_in_one_line(ti
 
 def test_segment_with_a_trained_run_gives_real_rows(tiny_synthcity, tmp_path):
     run = tmp_path / "run"
-    train(tiny_config("pcnet", tiny_synthcity, run), progress=False)
-    rows = segment_split("pcnet", None, "synthcity", tiny_synthcity, "val", [32], tmp_path / "seg", run=run)
+    train(tiny_config("pcnet", tiny_synthcity, run, seed=3), progress=False)
+    rows = segment_split("pcnet", None, "synthcity", tiny_synthcity, "val", [32], tmp_path / "seg", run=run,
+                         device="auto")
     assert (rows["status"] == "ok").all()
+    # the run's training seed is in every row and in the run id, as in the other tracks
+    assert set(rows["seed"]) == {3} and rows["run_id"].str.fullmatch(r"synthcity-pcnet-val-[0-9a-f]{8}-s3").all()
     recall = rows.loc[rows["metric"] == "boundary_recall", "value"]
     assert len(recall) == 1 and 0 < float(recall.iloc[0]) <= 1
     params = json.loads(rows["params"].iloc[0])

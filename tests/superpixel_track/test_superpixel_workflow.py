@@ -9,7 +9,7 @@ import pytest
 import yaml
 
 from benchmark.matrix import build_matrix
-from tests.workflows.test_workflow import snakemake
+from tests.workflows.test_workflow import snakemake, write_experiment
 
 ROOT = Path(__file__).resolve().parents[2]
 CONFIG = yaml.safe_load((ROOT / "workflows/config.yaml").read_text())
@@ -46,6 +46,37 @@ def test_the_default_dry_run_trains_before_it_segments(tmp_path):
     assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
     out = proc.stdout + proc.stderr
     assert out.count("rule superpixel_train:") == len(DEEP)
-    for method in DEEP:
-        assert f"results/runs/synthcity-superpixels-{method}-train/model.pt" in out
+    for method in DEEP:  # the config's seeds, [0]: one run each, its seed in its folder
+        assert f"results/runs/synthcity-superpixels-{method}-s0-train/model.pt" in out
+        assert f"results/runs/synthcity-superpixels-{method}-s0/metrics.csv" in out
     assert "rule superpixel_resolution:" in out
+
+
+@pytest.mark.slow  # one Snakemake dry run (~10 s)
+def test_deep_entries_train_once_per_seed_on_the_runs_device_classical_ones_stay_on_the_cpu(tmp_path):
+    overlay = write_experiment(
+        tmp_path / "seeds.yaml", "seeds", methods={}, device="cuda", threads_per_job=2, seeds=[0, 1],
+        resources={"mem_mb": 16000},
+        superpixels={"n": [20], "seeds": [4, 5], "datasets": {"synthcity": {"split": "val"}}, "methods": {
+            "slic": {"method": "slic"},
+            "scn": {"method": "scn", "train": {"iters": 2}},
+            "pcnet": {"method": "pcnet", "train": {"iters": 2, "seed": 7}}}})
+    proc = snakemake("-n", "--cores", "2", "--configfile", str(overlay), "--config", "experiment=seeds",
+                     "--printshellcmds", cwd=tmp_path)
+    assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
+    out = proc.stdout + proc.stderr
+    # the track's seeds replace the config's; a train.seed pins one
+    assert out.count("rule superpixel_train:") == 3 and out.count("rule superpixels_trained:") == 3
+    for label, seed in (("scn", 4), ("scn", 5), ("pcnet", 7)):
+        run = f"results/runs/synthcity-superpixels-{label}-s{seed}-train"
+        assert f"--seed {seed}  --device cuda --out {run} " in out
+        assert f"OMP_NUM_THREADS=2 dsbench segment-superpixels --method {label} " in out
+        assert f"--run {run} --device cuda --out results/runs/synthcity-superpixels-{label}-s{seed} " in out
+    assert "-s0-train" not in out and "-s1-train" not in out
+    # the deep jobs ask for one GPU and the runs' resources; the classical one for neither
+    blocks = {block.split(":", 1)[0]: block for block in out.split("rule ")[1:]}
+    for rule in ("superpixel_train", "superpixels_trained"):
+        resources = next(line for line in blocks[rule].splitlines() if "resources:" in line)
+        assert "gpu=1" in resources and "mem_mb=16000" in resources, resources
+    slic = blocks["superpixels"]
+    assert "OMP_NUM_THREADS=1 dsbench" in slic and "--device" not in slic and "gpu=" not in slic

@@ -9,7 +9,7 @@ from benchmark.errors import DsbenchError
 from benchmark.ops.cell_association import candidate_offsets, candidate_validity, hard_assignment
 from methods.superpixels.connectivity import label_components
 from methods.superpixels.deep_common import (
-    boundary_mask, grid_cell_size, pad_to_multiple, rgb_to_lab, superpixel_ids,
+    boundary_mask, grid_cell_size, pad_to_multiple, rgb_to_lab, superpixel_ids, write_superpixel_ids_band,
 )
 from methods.superpixels.hcssn import HCSSN
 from methods.superpixels.pcnet import (
@@ -162,6 +162,37 @@ def test_superpixel_ids_matches_hard_assignment_with_ties_and_invalid_cells():
     assert torch.equal(superpixel_ids(scores, cell), rows * 3 + cols)
 
 
+def test_superpixel_ids_written_by_bands_are_the_whole_maps_ids_with_ties_and_invalid_cells():
+    gen = torch.Generator().manual_seed(2)
+    scores = torch.randint(0, 3, (2, 9, 13, 11), generator=gen).float()  # many ties, partial last cells
+    for cell, band in ((4, 1), (4, 3), (5, 4), (3, 13)):
+        out = torch.full((2, 13, 11), -1, dtype=torch.long)
+        for top in range(0, 13, band):
+            write_superpixel_ids_band(scores[:, :, top:top + band], cell, (13, 11), top, out)
+        assert torch.equal(out, superpixel_ids(scores, cell)), (cell, band)
+
+
+def test_pcnet_banded_inference_gives_the_whole_image_ids_bit_for_bit():
+    # Random weights and image, sizes not multiples of 64 (padding, a partial last band), bands from
+    # one low-resolution row (4 full-resolution rows: every band boundary) to more than the image.
+    torch.manual_seed(0)
+    model = PCNet(base_channels=8, embed_dim=4).eval()
+    image = torch.rand(1, 3, 150, 203, generator=torch.Generator().manual_seed(3))
+    with torch.no_grad():
+        logits = model.inference_logits(image)
+        for n in (20, 150):
+            cell = grid_cell_size((150, 203), n)
+            whole = superpixel_ids(logits, cell)
+            for band in (4, 8, 60, 128, 256):
+                banded = model.banded_superpixel_ids(image, cell, band)
+                assert banded.dtype == torch.int64 and torch.equal(banded, whole), (n, band)
+            model.inference_band_rows = 8
+            assert torch.equal(model.superpixel_ids(image[0], n), whole[0])
+            del model.inference_band_rows
+    with pytest.raises(ValueError, match="multiple of 4"):
+        model.banded_superpixel_ids(image, 16, 6)
+
+
 def test_grid_cell_size_gives_a_count_close_to_n():
     assert grid_cell_size((1024, 2048), 8192) == 16
     for hw, n in (((32, 48), 24), ((321, 481), 200), ((100, 100), 1)):
@@ -307,5 +338,5 @@ def test_perf_measurement_on_a_tiny_size(monkeypatch):
     assert row["n_superpixels"] == 32
     for key in ("scn_s", "pcnet_s", "scn_peak_mb", "pcnet_peak_mb", "speedup", "memory_ratio"):
         assert row[key] > 0, key
-    # SCN keeps full-resolution feature maps, PCNet only its embedding and logits
+    # SCN keeps full-resolution feature maps, PCNet only a band of its embedding and logits
     assert row["scn_peak_mb"] > row["pcnet_peak_mb"]
