@@ -85,11 +85,12 @@ def test_named_experiments_do_not_run_synthaerial(name):
     assert list(build_matrix(shipped(experiment=name))["datasets"]) == ["synthcity"]
 
 
-def test_seeds3_is_the_default_input_downsampling_matrix_at_three_seeds():
+def test_seeds3_is_the_default_matrix_at_three_seeds():
     default, seeds3 = build_matrix(shipped()), build_matrix(shipped(experiment="seeds3"))
     assert list(seeds3["datasets"]) == list(default["datasets"])
     assert {key[:-1] for key in run_keys(seeds3)} == {key[:-1] for key in run_keys(default)}
     assert {key[-1] for key in run_keys(seeds3)} == {0, 1, 2}
+    assert seeds3["superpixels"]["methods"] == default["superpixels"]["methods"]  # the deep networks at 3 seeds too
 
 
 def with_dataset(**entry):
