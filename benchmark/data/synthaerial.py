@@ -40,7 +40,7 @@ from torch.utils.data import Dataset
 
 from benchmark.data.cityscapes import IMAGE_SUFFIX, LABEL_IDS_SUFFIX, TRAIN_IDS_SUFFIX, Transform, read_png
 from benchmark.data.labels import IGNORE_INDEX
-from benchmark.data.synthcity import ANNOTATED_FRAME, _atomic_png, _check_params
+from benchmark.data.synthcity import ANNOTATED_FRAME, _atomic_png, _check_params, reuse_or_clear_marker
 from benchmark.defaults import SYNTHCITY_SEED, SYNTHCITY_SIZE, SYNTHCITY_SPLIT_SIZES
 from benchmark.errors import DsbenchError
 from benchmark.io import atomic_write_text
@@ -247,19 +247,9 @@ def make_synthaerial(root: Union[str, os.PathLike], split_sizes: Mapping[str, in
     params = {"generator": "synthaerial", "version": GENERATOR_VERSION, "split_sizes": sizes,
               "size": [height, width], "seed": int(seed)}
     marker = root / MARKER_NAME
-    if marker.exists() and not overwrite:
-        try:
-            previous = json.loads(marker.read_text(encoding="utf-8"))
-        except (OSError, ValueError):
-            previous = {}
-        if previous.get("params") == params:
-            return dict(previous.get("stats", {}), cached=True)
-    try:
-        root.mkdir(parents=True, exist_ok=True)
-        if marker.exists():
-            marker.unlink()
-    except OSError as error:
-        raise DsbenchError(f"cannot write synthaerial into {root} ({error}); pick a writable --root") from error
+    cached = reuse_or_clear_marker(marker, params, overwrite)
+    if cached is not None:
+        return cached
 
     start = time.perf_counter()
     n = len(SYNTHAERIAL_CLASSES)

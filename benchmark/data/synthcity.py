@@ -36,7 +36,7 @@ import time
 import zlib
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Dict, List, Mapping, Optional, Tuple, Union
+from typing import Any, Callable, Dict, List, Mapping, Optional, Tuple, Union
 
 import numpy as np
 from PIL import Image, ImageFilter
@@ -598,6 +598,27 @@ def _check_params(split_sizes: Mapping[str, int], size: Tuple[int, int], seed: i
     return sizes, (height, width)
 
 
+def reuse_or_clear_marker(marker: Path, params: Mapping[str, Any], overwrite: bool) -> Optional[Dict[str, Any]]:
+    """A generated dataset's marker (written last, so it means a complete dataset): its stats, marked
+    ``cached``, when it records ``params`` and ``overwrite`` is off; else ``None``, the root created
+    and the marker removed, so an interrupted rewrite is never taken for a complete one."""
+    if marker.exists() and not overwrite:
+        try:
+            previous = json.loads(marker.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            previous = {}
+        if previous.get("params") == params:
+            return dict(previous.get("stats", {}), cached=True)
+    try:
+        marker.parent.mkdir(parents=True, exist_ok=True)
+        if marker.exists():
+            marker.unlink()
+    except OSError as error:
+        raise DsbenchError(f"cannot write {params['generator']} into {marker.parent} ({error}); "
+                           "pick a writable --root") from error
+    return None
+
+
 def make_synthcity(root: Union[str, os.PathLike], split_sizes: Mapping[str, int] = DEFAULT_SPLIT_SIZES,
                    size: Tuple[int, int] = DEFAULT_SIZE, seed: int = SYNTHCITY_SEED, *,
                    overwrite: bool = False) -> dict:
@@ -617,19 +638,9 @@ def make_synthcity(root: Union[str, os.PathLike], split_sizes: Mapping[str, int]
     params = {"generator": "synthcity", "version": GENERATOR_VERSION, "split_sizes": sizes,
               "size": [height, width], "seed": int(seed)}
     marker = root / MARKER_NAME
-    if marker.exists() and not overwrite:
-        try:
-            previous = json.loads(marker.read_text(encoding="utf-8"))
-        except (OSError, ValueError):
-            previous = {}
-        if previous.get("params") == params:
-            return dict(previous.get("stats", {}), cached=True)
-    try:
-        root.mkdir(parents=True, exist_ok=True)
-        if marker.exists():
-            marker.unlink()
-    except OSError as error:
-        raise DsbenchError(f"cannot write synthcity into {root} ({error}); pick a writable --root") from error
+    cached = reuse_or_clear_marker(marker, params, overwrite)
+    if cached is not None:
+        return cached
 
     start = time.perf_counter()
     counts = np.zeros(256, np.int64)

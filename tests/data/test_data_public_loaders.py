@@ -187,31 +187,37 @@ def test_mapillary_reads_the_datasets_config(tmp_path: Path) -> None:
         load_mapillary_spec(root, "v3")
 
 
-def write_mapillary_v1_2(root: Path, index: np.ndarray = None) -> Path:
-    """Mapillary Vistas v1.2 in its layout: config_v1.2.json with the shipped card's 65 labels plus
-    void--unlabeled (66, index = pixel value) and palette PNGs under {training,validation}/v1.2/labels."""
+#: Per version: the shipped card and the (road, car, unlabeled) label values of the fixture's stripes.
+MAPILLARY_FIXTURE = {"v1.2": ("mapillary_v1_2.yaml", (13, 55, 65)), "v2.0": ("mapillary_v2_0.yaml", (21, 108, 123))}
+
+
+def write_mapillary(root: Path, version: str = "v1.2", index: np.ndarray = None) -> Path:
+    """Mapillary Vistas ``version`` in its layout: config_v*.json with the shipped card's labels plus
+    void--unlabeled (index = pixel value) and palette PNGs under {training,validation}/{version}/labels.
+    Default labels: road, then car from column 4, unlabeled from column 8."""
     from benchmark.data.cards import read_card
 
-    card = read_card(REPO / "benchmark" / "data" / "cards" / "mapillary_v1_2.yaml")
+    card_name, (road, car, unlabeled) = MAPILLARY_FIXTURE[version]
+    card = read_card(REPO / "benchmark" / "data" / "cards" / card_name)
     labels = [{"name": c.name, "color": list(c.color), "evaluate": True} for c in card.classes]
     labels.append({"name": "void--unlabeled", "color": [0, 0, 0], "evaluate": False})
     root.mkdir(parents=True, exist_ok=True)
-    (root / "config_v1.2.json").write_text(json.dumps({"labels": labels, "version": "1.2"}))
+    (root / f"config_{version}.json").write_text(json.dumps({"labels": labels, "version": version[1:]}))
     if index is None:
-        index = np.full((H, W), 13, np.uint8)  # road
-        index[:, 4:8], index[:, 8:] = 55, 65  # car, unlabeled
+        index = np.full((H, W), road, np.uint8)
+        index[:, 4:8], index[:, 8:] = car, unlabeled
     palette = [value for label in labels for value in label["color"]]
     for folder, stem in (("training", "tr_key"), ("validation", "va_key")):
         _save(root / folder / "images" / f"{stem}.jpg", _photo(6))
         image = Image.fromarray(index, mode="L").convert("P")
         image.putpalette(palette + [0] * (768 - len(palette)))
-        (root / folder / "v1.2" / "labels").mkdir(parents=True, exist_ok=True)
-        image.save(root / folder / "v1.2" / "labels" / f"{stem}.png")
+        (root / folder / version / "labels").mkdir(parents=True, exist_ok=True)
+        image.save(root / folder / version / "labels" / f"{stem}.png")
     return root
 
 
 def test_mapillary_v1_2_is_registered_by_name_and_checks_the_downloads_config(tmp_path: Path) -> None:
-    root = write_mapillary_v1_2(tmp_path / "vistas")
+    root = write_mapillary(tmp_path / "vistas")
     spec = DATASETS.get("mapillary_v1_2")
     assert spec.class_names[13] == "construction--flat--road" and spec.colors[55] == (0, 0, 142)
     labels = build_dataset("mapillary_v1_2", root, "val")[0]["labels"].numpy()
@@ -229,28 +235,6 @@ def test_mapillary_v1_2_is_registered_by_name_and_checks_the_downloads_config(tm
         register_mapillary(root, "v1.2")
 
 
-def write_mapillary_v2_0(root: Path) -> Path:
-    """Mapillary Vistas v2.0 in its layout: config_v2.0.json with the shipped card's 123 labels plus
-    void--unlabeled (index 123) and palette PNGs under {training,validation}/v2.0/labels."""
-    from benchmark.data.cards import read_card
-
-    card = read_card(REPO / "benchmark" / "data" / "cards" / "mapillary_v2_0.yaml")
-    labels = [{"name": c.name, "color": list(c.color), "evaluate": True} for c in card.classes]
-    labels.append({"name": "void--unlabeled", "color": [0, 0, 0], "evaluate": False})
-    root.mkdir(parents=True, exist_ok=True)
-    (root / "config_v2.0.json").write_text(json.dumps({"labels": labels, "version": "2.0"}))
-    index = np.full((H, W), 21, np.uint8)  # road
-    index[:, 4:8], index[:, 8:] = 108, 123  # car, unlabeled
-    palette = [value for label in labels for value in label["color"]]
-    for folder, stem in (("training", "tr_key"), ("validation", "va_key")):
-        _save(root / folder / "images" / f"{stem}.jpg", _photo(6))
-        image = Image.fromarray(index, mode="L").convert("P")
-        image.putpalette(palette + [0] * (768 - len(palette)))
-        (root / folder / "v2.0" / "labels").mkdir(parents=True, exist_ok=True)
-        image.save(root / folder / "v2.0" / "labels" / f"{stem}.png")
-    return root
-
-
 def test_mapillary_v2_0_is_registered_by_name_and_checks_the_downloads_config(tmp_path: Path) -> None:
     spec = DATASETS.get("mapillary_v2_0")
     # The v2.0 table keeps v1.2's names and colours where v1.2 has the label (v2.0 splits some of them).
@@ -259,7 +243,7 @@ def test_mapillary_v2_0_is_registered_by_name_and_checks_the_downloads_config(tm
     assert len(shared) >= 50
     assert all(spec.colors[spec.class_names.index(n)] == v12.colors[v12.class_names.index(n)] for n in shared)
     assert spec.class_names[21] == "construction--flat--road" and spec.class_names[108] == "object--vehicle--car"
-    root = write_mapillary_v2_0(tmp_path / "vistas")
+    root = write_mapillary(tmp_path / "vistas", "v2.0")
     labels = build_dataset("mapillary_v2_0", root, "val")[0]["labels"].numpy()
     assert (labels[:, :4] == 21).all() and (labels[:, 4:8] == 108).all() and (labels[:, 8:] == 255).all()
     assert register_mapillary(root, "v2.0") is spec
@@ -274,7 +258,7 @@ def test_mapillary_v2_0_is_registered_by_name_and_checks_the_downloads_config(tm
 def test_mapillary_v1_2_by_name_from_the_cli(tmp_path: Path, capsys) -> None:
     from benchmark.cli import main
 
-    root = write_mapillary_v1_2(tmp_path / "vistas")
+    root = write_mapillary(tmp_path / "vistas")
     assert main(["intrinsic", "--dataset", "mapillary_v1_2", "--root", str(root), "--split", "val",
                  "--method", "uniform", "--resolution", f"{H // 2}x{W // 2}", "--json"]) == 0
     assert json.loads(capsys.readouterr().out)

@@ -39,7 +39,7 @@ def ade20k_fixture(root: Path) -> Path:
 # The loaders' own fixture writers (tests/data), each in its dataset's real layout.
 sys.path.insert(0, str(ROOT / "tests" / "data"))
 from test_data_public_loaders import (H, W, write_apolloscape, write_deepglobe,  # noqa: E402
-                                      write_mapillary_v1_2, write_supervisely_person)
+                                      write_mapillary, write_supervisely_person)
 
 
 def apolloscape_fixture(root: Path) -> Path:
@@ -75,7 +75,7 @@ def bsds500_fixture(root: Path) -> Path:
 
 FIXTURES = {"cityscapes": cityscapes_fixture, "ade20k": ade20k_fixture, "apolloscape": apolloscape_fixture,
             "supervisely_person": write_supervisely_person, "deepglobe_landcover": deepglobe_fixture,
-            "mapillary_v1_2": write_mapillary_v1_2, "bsds500": bsds500_fixture}
+            "mapillary_v1_2": write_mapillary, "bsds500": bsds500_fixture}
 
 
 def preset_on_fixture(preset: Path, tmp_path: Path, **overrides) -> Path:
