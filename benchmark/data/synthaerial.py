@@ -30,7 +30,6 @@ from __future__ import annotations
 import json
 import os
 import time
-import zlib
 from pathlib import Path
 from typing import Any, Dict, List, Mapping, Optional, Tuple, Union
 
@@ -40,7 +39,8 @@ from torch.utils.data import Dataset
 
 from benchmark.data.cityscapes import IMAGE_SUFFIX, LABEL_IDS_SUFFIX, TRAIN_IDS_SUFFIX, Transform, read_png
 from benchmark.data.labels import IGNORE_INDEX
-from benchmark.data.synthcity import ANNOTATED_FRAME, _atomic_png, _check_params, reuse_or_clear_marker
+from benchmark.data.synthcity import (ANNOTATED_FRAME, _atomic_png, _check_params, image_rng,  # the same draws per tile
+                                      reuse_or_clear_marker)
 from benchmark.defaults import SYNTHCITY_SEED, SYNTHCITY_SIZE, SYNTHCITY_SPLIT_SIZES
 from benchmark.errors import DsbenchError
 from benchmark.io import atomic_write_text
@@ -81,11 +81,6 @@ def city_name(split: str) -> str:
 
 def image_id(split: str, index: int) -> str:
     return f"{city_name(split)}_{index:06d}_{ANNOTATED_FRAME:06d}"
-
-
-def image_rng(seed: int, split: str, index: int) -> np.random.Generator:
-    """The one random generator of tile ``index`` of ``split`` (stable across runs/platforms)."""
-    return np.random.default_rng([int(seed), zlib.crc32(split.encode("utf-8")), int(index)])
 
 
 # ----------------------------------------------------------------------------- drawing
