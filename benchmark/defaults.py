@@ -16,7 +16,7 @@ SYNTHCITY_SPLIT_SIZES: Mapping[str, int] = MappingProxyType({"train": 48, "val":
 SYNTHCITY_SEED = 0
 
 # train: of workflows/config.yaml (sized for the CPU budget; raise iters and batch size on a GPU)
-TRAIN_ITERS = 150
+TRAIN_ITERS = 120
 TRAIN_BATCH_SIZE = 4
 TRAIN_LR = 1e-3
 TRAIN_CHECKPOINT_EVERY = 100
