@@ -6,9 +6,12 @@ bootstrap interval (benchmark.report.bootstrap). Verdicts:
 
 * ``reproduced``: the interval lies on the paper's side of zero (``>``: above, ``<``: below), or,
   for a "~" claim, inside ``[-margin, margin]``;
-* ``not reproduced``: the interval lies entirely on the other side of zero (or is exactly zero:
-  no resample shows a difference), or, for "~", entirely outside the margin;
-* ``inconclusive``: otherwise, or when rows or counts are missing (the reason says which).
+* ``not reproduced``: the interval lies entirely on the other side of zero, or, for "~", entirely
+  outside the margin;
+* ``inconclusive``: otherwise, or when rows or counts are missing (the reason says which). An
+  interval that is exactly [0, 0] is inconclusive too: no resample shows any difference, which on
+  the embedded data means both sides measure nothing (e.g. neither method finds the smallest
+  objects), so the claim cannot be judged there.
 
 Deterministic quantities (MACs, prior discrepancy; latency, whose repeated timings are not
 stored, only their median) get no interval: their verdict compares the value itself.
@@ -459,9 +462,10 @@ def interval_verdict(claim: Claim, measured: float, low: float, high: float) -> 
     side = "above" if sign > 0 else "below"
     if lo > 0:
         return "reproduced", f"{interval} lies {side} 0, the paper's direction"
-    if hi < 0 or (lo == hi == 0):
-        return "not reproduced", (f"{interval} lies on the other side of 0" if hi < 0 else
-                                  f"{interval}: no resample shows a difference")
+    if hi < 0:
+        return "not reproduced", f"{interval} lies on the other side of 0"
+    if lo == hi == 0:
+        return "inconclusive", f"{interval}: no resample shows any difference (both sides measure the same, often nothing)"
     return "inconclusive", f"{interval} includes 0"
 
 

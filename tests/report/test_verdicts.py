@@ -125,3 +125,15 @@ def test_the_superpixel_track_resamples_its_image_annotator_pairs(tmp_path):
     assert v["verdict"].tolist() == ["reproduced"] and v["images"].tolist() == [8]
     assert v["scope"].tolist() == ["n_superpixels=400"]
     assert v["measured"].iloc[0] == pytest.approx(rows[0]["value"] - rows[1]["value"])
+
+
+def test_an_interval_of_exactly_zero_is_inconclusive_not_a_refutation():
+    from benchmark.report.verdicts import interval_verdict
+
+    class Directional:  # the two fields interval_verdict reads
+        direction, margin = ">", 0.0
+
+    verdict, reason = interval_verdict(Directional(), 0.0, 0.0, 0.0)
+    assert verdict == "inconclusive" and "no resample shows any difference" in reason
+    assert interval_verdict(Directional(), -0.1, -0.2, -0.05)[0] == "not reproduced"
+    assert interval_verdict(Directional(), 0.1, 0.05, 0.2)[0] == "reproduced"
