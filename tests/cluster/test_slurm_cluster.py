@@ -4,7 +4,7 @@ tests/cluster/local_slurm.sh installs (apt, first time only: slurmctld slurmd sl
 slurm-client munge mariadb-server) and starts munged, a private MariaDB, slurmdbd, slurmctld and
 slurmd, all configured in a temporary directory; the cluster's accounting is what lets `sacct`
 answer, and the Snakemake SLURM executor polls job status with sacct. A tiny experiment
-(make_data, one training, evaluate, aggregate, figures) then runs twice, side by side: through
+(make_data, one training, evaluate, aggregate, figures, report) then runs twice, side by side: through
 `--profile workflows/profiles/slurm` (one sbatch job per rule) and locally (`--cores 2`, up to
 the metrics). The test checks that sacct lists one completed job per rule in the test
 partition, and that both runs wrote the same metric rows: every value equal except the
@@ -47,7 +47,7 @@ SLURM_PROFILE = ROOT / "workflows/profiles/slurm"
 TOLERANCES = ROOT / "workflows/tolerances.yaml"
 CLUSTER = "dsbench_test"
 PARTITION = "dsbench_test"
-RULES = {"make_data", "train", "evaluate", "aggregate", "figures"}
+RULES = {"make_data", "train", "evaluate", "aggregate", "figures", "report"}  # report: the DAG ends with it
 SLURM_BINARIES = ("slurmctld", "slurmd", "slurmdbd", "sbatch", "sacct", "sacctmgr", "munged", "mariadbd")
 EXPERIMENT = {
     "datasets": {"synthcity": {"generate": True, "split_sizes": {"train": 4, "val": 2}, "size": "32x64", "seed": 0}},

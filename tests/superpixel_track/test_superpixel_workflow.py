@@ -57,6 +57,8 @@ def test_deep_entries_train_once_per_seed_on_the_runs_device_classical_ones_stay
     overlay = write_experiment(
         tmp_path / "seeds.yaml", "seeds", methods={}, device="cuda", threads_per_job=2, seeds=[0, 1],
         resources={"mem_mb": 16000},
+        # synthcity alone: the default's synthaerial entry names methods this experiment has not
+        datasets={"synthcity": {"generate": True, "split_sizes": {"train": 48, "val": 12}, "size": "256x512", "seed": 0}},
         superpixels={"n": [20], "seeds": [4, 5], "datasets": {"synthcity": {"split": "val"}}, "methods": {
             "slic": {"method": "slic"},
             "scn": {"method": "scn", "train": {"iters": 2}},

@@ -86,7 +86,8 @@ def preset_on_fixture(preset: Path, tmp_path: Path, **overrides) -> Path:
     experiment = config["experiments"][name]
     experiment.update(overrides)
     for dataset, entry in experiment.get("datasets", {}).items():
-        entry["root"] = str(FIXTURES[dataset](tmp_path / "data" / dataset))
+        if not entry.get("generate"):  # a generated (embedded) dataset is written by make_data
+            entry["root"] = str(FIXTURES[dataset](tmp_path / "data" / dataset))
     for dataset, entry in (experiment.get("superpixels") or {}).get("datasets", {}).items():
         entry["root"] = str(FIXTURES[dataset](tmp_path / "data" / dataset))
     path = tmp_path / preset.name
