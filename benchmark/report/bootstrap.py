@@ -19,6 +19,8 @@ whose value is defined. Same generator seed, same numbers.
 """
 from __future__ import annotations
 
+import abc
+
 from dataclasses import dataclass, field
 from typing import Callable, Dict, List, Optional, Sequence, Tuple
 
@@ -33,18 +35,20 @@ DEFAULT_SEED = 0
 MAX_UNDEFINED = 0.05
 
 
-class Leaf:
-    """A statistic of one run's per-image counts; ``image_ids`` (N,) or None (then by position)."""
+class Leaf(abc.ABC):
+    """A statistic of one run's per-image counts; ``image_ids`` (N,) or None (then by position).
+    Each kind of count (confusion, trimap, instances, superpixel pairs) is a subclass."""
 
     image_ids: Optional[np.ndarray] = None
     n_images: int = 0
 
+    @abc.abstractmethod
     def value(self, weights: np.ndarray) -> float:
-        raise NotImplementedError
+        """The statistic with image ``i`` counted ``weights[i]`` times (a bootstrap resample)."""
 
+    @abc.abstractmethod
     def take(self, index: np.ndarray) -> "Leaf":
         """The same leaf restricted to (and reordered by) these image positions."""
-        raise NotImplementedError
 
 
 def _ids(ids: Optional[np.ndarray], index: np.ndarray) -> Optional[np.ndarray]:
