@@ -138,6 +138,7 @@ def _run_config_from_args(args: argparse.Namespace):
                      checkpoint_every=args.checkpoint_every, crop=args.crop, device=args.device,
                      weight_decay=args.weight_decay, optimizer=args.optimizer, momentum=args.momentum,
                      lr_policy=args.lr_policy, scale_range=args.scale_range, encoder_weights=args.encoder_weights,
+                     class_weights=args.class_weights,
                      allow_hub_weights=args.allow_hub_weights,
                      weights=args.weights, method_options=parse_options(args.option),
                      eval_split=args.eval_split, train_split=args.train_split,
@@ -507,6 +508,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--optimizer", choices=("adamw", "sgd"), default="adamw")
     p.add_argument("--momentum", type=float, default=0.9, help="SGD momentum")
     p.add_argument("--lr-policy", choices=("poly", "cosine"), default="poly")
+    p.add_argument("--class-weights", choices=("none", "inverse_sqrt_frequency"), default="none",
+                   help="per-class loss weights from the train split's label frequencies (the default "
+                        "DAG's CPU-budget choice: inverse_sqrt_frequency)")
     p.add_argument("--device", default="auto")
     p.add_argument("--weights", default=None, help="local checkpoint for the network (no hub downloads)")
     p.add_argument("--encoder-weights", default=None,

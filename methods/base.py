@@ -99,6 +99,9 @@ class DownsamplingMethod(nn.Module, abc.ABC):
         if overrides:
             config = dataclasses.replace(config, **overrides)
         self.config = config
+        # Per-class weights (K,) of the training loss, set by the trainer (RunConfig.class_weights);
+        # None: unweighted. A plain attribute, not a buffer: checkpoints stay as they were.
+        self.loss_class_weights: Optional[torch.Tensor] = None
 
     @classmethod
     def from_options(cls, options: Optional[Mapping[str, Any]] = None) -> "DownsamplingMethod":
@@ -136,8 +139,9 @@ class DownsamplingMethod(nn.Module, abc.ABC):
         return resample(image_hr, grid_lr, self.config.image_mode)
 
     def loss(self, logits_lr: torch.Tensor, labels_lr: torch.Tensor, extras: Dict[str, torch.Tensor]) -> torch.Tensor:
-        """Training loss on the low-res output; default cross-entropy with ignore 255."""
-        return F.cross_entropy(logits_lr.float(), labels_lr, ignore_index=IGNORE_INDEX)
+        """Training loss on the low-res output; default cross-entropy with ignore 255, weighted per
+        class by :attr:`loss_class_weights` when the run sets them."""
+        return F.cross_entropy(logits_lr.float(), labels_lr, weight=self.loss_class_weights, ignore_index=IGNORE_INDEX)
 
     def skip_reason(self, *, dataset: str, model: str, size_lr: Size, size_hr: Optional[Size] = None) -> Optional[str]:
         """Why this method declines a setting (recorded as a ``skipped`` row), or None."""

@@ -186,6 +186,7 @@ OPTIONAL_TRAIN_FLAGS = {
     "optimizer": "--optimizer",
     "momentum": "--momentum",
     "lr_policy": "--lr-policy",
+    "class_weights": "--class-weights",
     "crop": "--crop",
     "scale_range": "--scale-range",
 }

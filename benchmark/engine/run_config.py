@@ -45,6 +45,7 @@ class RunConfig:
     momentum: float = 0.9                   # SGD momentum (unused by AdamW)
     lr_policy: str = "poly"                 # poly (power 0.9) | cosine (to 0) | constant | step (PCNet)
     encoder_weights: Optional[str] = None   # ImageNet weights of the timm encoder: a local file, or "hub"
+    class_weights: str = "none"             # none | inverse_sqrt_frequency (of the train split's labels)
     allow_hub_weights: bool = False         # permission for encoder_weights="hub" (a download); no setting
     run_id: str = ""
     label: str = ""                         # name in result rows (a method variant of a sweep)
@@ -91,6 +92,8 @@ class RunConfig:
                 raise DsbenchError(f"run setting {key}={value!r} must be {bound}")
         if self.optimizer not in OPTIMIZERS:
             raise DsbenchError(f"run setting optimizer={self.optimizer!r}; use one of {', '.join(OPTIMIZERS)}")
+        if self.class_weights not in CLASS_WEIGHTS:
+            raise DsbenchError(f"run setting class_weights={self.class_weights!r}; use one of {', '.join(CLASS_WEIGHTS)}")
         if self.lr_policy not in LR_POLICIES:
             raise DsbenchError(f"run setting lr_policy={self.lr_policy!r}; use one of {', '.join(LR_POLICIES)}")
         if isinstance(self.momentum, bool) or not isinstance(self.momentum, (int, float)) \
@@ -194,9 +197,11 @@ class RunConfig:
 TRAIN_SETTINGS = ("iters", "batch_size", "lr", "weight_decay", "crop", "scale_range")
 # Settings recorded (in params, settings() and the fingerprint) only where they differ from these
 # defaults, which are the behaviour from before they existed.
-OPTIONAL_TRAINING_DEFAULTS = {"optimizer": "adamw", "momentum": 0.9, "lr_policy": "poly", "encoder_weights": None}
+OPTIONAL_TRAINING_DEFAULTS = {"optimizer": "adamw", "momentum": 0.9, "lr_policy": "poly", "encoder_weights": None,
+                              "class_weights": "none"}
 OPTIMIZERS = ("adamw", "sgd", "adam")
 LR_POLICIES = ("poly", "cosine", "constant", "step")
+CLASS_WEIGHTS = ("none", "inverse_sqrt_frequency")  # benchmark.engine.train.loss_class_weights
 HUB_WEIGHTS = "hub"
 
 

@@ -78,6 +78,29 @@ class CachedSplit:
         return self._cache[index]
 
 
+def loss_class_weights(scheme: str, samples: Any, num_classes: int) -> Optional[torch.Tensor]:
+    """The training loss's per-class weights ``(K,)`` for ``scheme`` (``RunConfig.class_weights``),
+    from the labelled pixels of ``samples`` (the training split, full resolution); None for ``none``.
+
+    ``inverse_sqrt_frequency``: ``w_k = f_k^(-1/2)`` for each class's pixel frequency ``f_k``, scaled
+    so that the pixel-weighted mean weight ``sum_k f_k w_k`` is 1. A class absent from the split is
+    never a target and gets 0. Rare classes then draw gradient in a short schedule; the square root
+    (not ``1 / f``) keeps the common classes from being unlearned.
+    """
+    if scheme == "none":
+        return None
+    counts = torch.zeros(num_classes, dtype=torch.float64)
+    for i in range(len(samples)):
+        ids = samples[i]["labels"].reshape(-1)
+        ids = ids[(ids >= 0) & (ids < num_classes)]  # 255: unlabelled
+        counts += torch.bincount(ids.long(), minlength=num_classes)[:num_classes].double()
+    if counts.sum() <= 0:
+        raise DsbenchError("class_weights: the training split has no labelled pixel; use class_weights: none")
+    frequency = counts / counts.sum()
+    weights = torch.where(frequency > 0, frequency.clamp_min(1e-300).rsqrt(), torch.zeros_like(frequency))
+    return (weights / (frequency * weights).sum()).float()
+
+
 STEP_DECAY = 0.1  # the ``step`` policy's factor (PCNet Sec. IV-B: "discounted by 10 every 2K" of 4K iterations)
 
 
@@ -294,6 +317,8 @@ def _train_locked(cfg: RunConfig, run_dir: Path, device: torch.device, dataset: 
         write_rows(run_dir / ROWS, rows)
         return {"status": "skipped", "reason": skip}
 
+    weights = loss_class_weights(cfg.class_weights, dataset, DATASETS.get(cfg.dataset).num_classes)
+    pipeline.method.loss_class_weights = None if weights is None else weights.to(device)
     optimizer = build_optimizer(cfg, [p for p in pipeline.parameters() if p.requires_grad])
     # Three streams of their own (benchmark.engine.seeding): which samples form a batch, how each
     # is augmented, and the global generators any random draw of a forward pass uses. No forward

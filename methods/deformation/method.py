@@ -83,16 +83,21 @@ class DeformationModule(nn.Module):
 
 
 def focal_loss(logits: torch.Tensor, labels: torch.Tensor, gamma: float = 2.0,
-               ignore_index: int = IGNORE_INDEX) -> torch.Tensor:
+               ignore_index: int = IGNORE_INDEX, class_weights: Optional[torch.Tensor] = None) -> torch.Tensor:
     """Focal loss (Lin et al. 2017) ``-(1 - p_t)^gamma log p_t``, mean over non-ignore pixels.
 
-    ``logits`` ``(B, K, h, w)``, ``labels`` ``(B, h, w)`` int64; gamma = 0 is cross-entropy."""
+    ``logits`` ``(B, K, h, w)``, ``labels`` ``(B, h, w)`` int64; gamma = 0 is cross-entropy.
+    ``class_weights`` ``(K,)`` make it the weighted mean (each pixel weighs its label's weight), as
+    ``F.cross_entropy(weight=...)`` averages."""
     log_p = F.log_softmax(logits.float(), dim=1)
     valid = labels != ignore_index
     target = torch.where(valid, labels, torch.zeros_like(labels))
     log_pt = log_p.gather(1, target.unsqueeze(1)).squeeze(1)                  # (B, h, w)
     loss = -((1.0 - log_pt.exp()).clamp_min(0.0) ** gamma) * log_pt
-    return (loss * valid).sum() / valid.sum().clamp_min(1)
+    weight = valid.to(loss.dtype)
+    if class_weights is not None:
+        weight = weight * class_weights.to(loss)[target]
+    return (loss * weight).sum() / weight.sum().clamp_min(1e-12)
 
 
 def edge_loss(density: torch.Tensor, labels_hr: torch.Tensor, num_classes: int, delta: float = 1.0,
@@ -162,7 +167,7 @@ class Deformation(DownsamplingMethod):
 
     def loss(self, logits_lr: torch.Tensor, labels_lr: torch.Tensor, extras: Dict[str, torch.Tensor]) -> torch.Tensor:
         if self.config.seg_loss == "focal" and not labels_lr.is_floating_point():
-            seg = focal_loss(logits_lr, labels_lr, self.config.focal_gamma)
+            seg = focal_loss(logits_lr, labels_lr, self.config.focal_gamma, class_weights=self.loss_class_weights)
         else:
             seg = super().loss(logits_lr, labels_lr, extras)
         self._last_terms = {"segmentation": seg.detach()}

@@ -16,7 +16,7 @@ from benchmark.ops.soft_labels import DEFAULT_VALID_THRESHOLD, LABEL_MODES, MASS
 
 
 def kl_soft_loss(logits: torch.Tensor, soft_labels: torch.Tensor, mc: bool = True,
-                 valid_threshold: float = 0.0) -> torch.Tensor:
+                 valid_threshold: float = 0.0, class_weights: Optional[torch.Tensor] = None) -> torch.Tensor:
     """KL divergence to soft labels (Alcover-Couso eq. 4), averaged over pixels weighted by valid mass.
 
     ``soft_labels`` ``(B, K, h, w)`` sum to each pixel's valid mass m (0 = ignored). With
@@ -25,10 +25,14 @@ def kl_soft_loss(logits: torch.Tensor, soft_labels: torch.Tensor, mc: bool = Tru
     entropy. ``mc=False`` keeps only single-class pixels (max_k y_k = m), as Table III's "MC off".
     Pixels with m < ``valid_threshold`` are ignored. Integer ids ``(B, h, w)`` (nearest labels)
     give the KL to a one-hot, i.e. cross-entropy with ignore 255.
+
+    ``class_weights`` ``(K,)`` (a run's ``class_weights`` setting) weigh each pixel by its label's
+    expected class weight ``sum_k w_k q_k``, numerator and denominator alike: on one-hot labels
+    this is weighted cross-entropy exactly as ``F.cross_entropy(weight=w)`` averages it.
     """
     logits = logits.float()
     if not soft_labels.is_floating_point():
-        return F.cross_entropy(logits, soft_labels.long(), ignore_index=IGNORE_INDEX)
+        return F.cross_entropy(logits, soft_labels.long(), weight=class_weights, ignore_index=IGNORE_INDEX)
     if soft_labels.shape != logits.shape:
         raise ValueError(f"soft labels {tuple(soft_labels.shape)} do not match logits {tuple(logits.shape)}")
     soft_labels = soft_labels.float()
@@ -37,6 +41,8 @@ def kl_soft_loss(logits: torch.Tensor, soft_labels: torch.Tensor, mc: bool = Tru
     if not mc:
         weight = weight * (soft_labels.amax(1) >= mass - MASS_TOLERANCE)
     q = soft_labels / mass.clamp_min(1e-12).unsqueeze(1)
+    if class_weights is not None:
+        weight = weight * (q * class_weights.to(q).view(1, -1, 1, 1)).sum(1)
     log_p = F.log_softmax(logits, dim=1)
     kl = (torch.xlogy(q, q) - q * log_p).sum(1)  # (B, h, w)
     return (weight * kl).sum() / weight.sum().clamp_min(1e-12)

@@ -58,4 +58,5 @@ class SoftLabels(DownsamplingMethod):
         return uniform_grid(image_hr.shape[0], size_lr, image_hr.device, image_hr.dtype)
 
     def loss(self, logits_lr: torch.Tensor, labels_lr: torch.Tensor, extras: Dict[str, torch.Tensor]) -> torch.Tensor:
-        return kl_soft_loss(logits_lr, labels_lr, mc=self.config.mc, valid_threshold=float(self.config.valid_threshold))
+        return kl_soft_loss(logits_lr, labels_lr, mc=self.config.mc, valid_threshold=float(self.config.valid_threshold),
+                            class_weights=self.loss_class_weights)
