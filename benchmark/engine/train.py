@@ -317,8 +317,9 @@ def _train_locked(cfg: RunConfig, run_dir: Path, device: torch.device, dataset: 
         write_rows(run_dir / ROWS, rows)
         return {"status": "skipped", "reason": skip}
 
-    weights = loss_class_weights(cfg.class_weights, dataset, DATASETS.get(cfg.dataset).num_classes)
-    pipeline.method.loss_class_weights = None if weights is None else weights.to(device)
+    if cfg.class_weights != "none":  # segmentation runs only (a superpixel dataset has no classes)
+        weights = loss_class_weights(cfg.class_weights, dataset, DATASETS.get(cfg.dataset).num_classes)
+        pipeline.method.loss_class_weights = weights.to(device)
     optimizer = build_optimizer(cfg, [p for p in pipeline.parameters() if p.requires_grad])
     # Three streams of their own (benchmark.engine.seeding): which samples form a batch, how each
     # is augmented, and the global generators any random draw of a forward pass uses. No forward

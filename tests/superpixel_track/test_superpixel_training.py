@@ -110,3 +110,15 @@ def test_segment_with_a_trained_run_gives_real_rows(tiny_synthcity, tmp_path):
         segment_split("scn", None, "synthcity", tiny_synthcity, "val", [32], tmp_path / "other", run=run)
     untrained = segment_split("pcnet", None, "synthcity", tiny_synthcity, "val", [32], tmp_path / "none")
     assert (untrained["status"] == "skipped").all()
+
+
+def test_a_superpixel_network_trains_on_bsds500(tiny_bsds, tmp_path):
+    """BSDS500 is a superpixel dataset only (no classes): the engine's segmentation settings (class
+    weights) must not look it up among the segmentation datasets (regression: a wang_bsds500 run
+    failed with "unknown dataset 'bsds500'")."""
+    root, _ = tiny_bsds
+    cfg = superpixel_run_config("scn", "bsds500", str(root), "test", str(tmp_path / "run"), iters=2, batch_size=2,
+                                crop=(16, 16), lr=1e-3, seed=0, checkpoint_every=2, options=TINY_OPTIONS["scn"],
+                                device="cpu")
+    assert train(cfg, progress=False)["status"] == "ok"
+    assert (tmp_path / "run" / FINAL).is_file()
