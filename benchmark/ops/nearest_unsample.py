@@ -19,7 +19,6 @@ import math
 
 import numpy as np
 import torch
-from scipy.spatial import cKDTree
 
 from benchmark.ops.sampling import UNSAMPLERS, Size, grid_to_pixels
 
@@ -33,6 +32,8 @@ def nearest_sample_index(grid: torch.Tensor, size_hr: Size) -> torch.Tensor:
     Returns:
         int64 ``(B, H * W)`` on ``grid``'s device, pixels in row-major order.
     """
+    from scipy.spatial import cKDTree  # here, not at the top: scipy.spatial costs every job 0.4 s of imports
+
     H, W = size_hr
     B = grid.shape[0]
     points = grid_to_pixels(grid.detach().double(), (H, W)).reshape(B, -1, 2).cpu().numpy()  # (B, hw, 2) x,y
