@@ -16,7 +16,6 @@ from __future__ import annotations
 import difflib
 from typing import List, Optional
 
-import timm
 import torch
 import torch.nn as nn
 
@@ -34,7 +33,17 @@ def check_output_stride(output_stride: int) -> int:
     return int(output_stride)
 
 
+def _timm():
+    """timm, imported when an encoder is built: importing it (and the torchvision and torch._dynamo it
+    pulls in) costs about 3 s, which every Snakemake start (the DAG checks the model registry) and
+    every job that builds no network would pay otherwise."""
+    import timm
+
+    return timm
+
+
 def _unknown_encoder(name: str) -> DsbenchError:
+    timm = _timm()
     close = difflib.get_close_matches(name, timm.list_models(), n=3, cutoff=0.6)
     hint = f"did you mean {', '.join(close)}?" if close else "see timm.list_models() for the names"
     return DsbenchError(f"unknown timm encoder {name!r}; {hint}")
@@ -51,6 +60,7 @@ class Encoder(nn.Module):
         super().__init__()
         self.name = str(name)
         self.output_stride = check_output_stride(output_stride)
+        timm = _timm()
         if not timm.is_model(self.name):
             raise _unknown_encoder(self.name)
         self.options = self._timm_options(timm_options)
@@ -83,6 +93,7 @@ class Encoder(nn.Module):
         default weights, which needs ``allow_hub=True``."""
         from pathlib import Path
 
+        timm = _timm()
         if source == "hub":
             if not allow_hub:
                 raise DsbenchError(f"encoder {self.name!r}: hub weights need an explicit allow (--allow-hub-weights); "
