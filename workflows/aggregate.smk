@@ -1,6 +1,10 @@
 # every run's rows -> results/metrics.csv (tidy, sorted, stable columns)
 
 
+# Local on a cluster: reading the runs' CSVs takes seconds, not worth a queued job.
+localrules: aggregate
+
+
 rule aggregate:
     input:
         run_outputs(),

@@ -20,6 +20,10 @@ if FIGURES_ONLY:
     atomic_write_text(FIGURES_REQUEST, f"{datetime.now(timezone.utc).isoformat()}\n")
 
 
+# Local on a cluster (torch-free, ~25 s of plotting): no queued job for it.
+localrules: figures
+
+
 rule figures:
     input:
         metrics=METRICS_CSV,

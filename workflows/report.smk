@@ -11,6 +11,10 @@ REPORT_OUTPUTS = [
 ALL_TARGETS += REPORT_OUTPUTS
 
 
+# Local on a cluster (torch-free, ~20 s): no queued job for it.
+localrules: report
+
+
 rule report:
     input:
         metrics=METRICS_CSV,

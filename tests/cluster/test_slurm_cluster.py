@@ -5,9 +5,10 @@ slurm-client munge mariadb-server) and starts munged, a private MariaDB, slurmdb
 slurmd, all configured in a temporary directory; the cluster's accounting is what lets `sacct`
 answer, and the Snakemake SLURM executor polls job status with sacct. A tiny experiment
 (make_data, one training, evaluate, aggregate, figures, report) then runs twice, side by side: through
-`--profile workflows/profiles/slurm` (one sbatch job per rule) and locally (`--cores 2`, up to
-the metrics). The test checks that sacct lists one completed job per rule in the test
-partition, and that both runs wrote the same metric rows: every value equal except the
+`--profile workflows/profiles/slurm` (one sbatch job per rule, but for the local rules aggregate,
+figures and report, which Snakemake runs itself) and locally (`--cores 2`, up to the metrics). The
+test checks that sacct lists one completed job per cluster rule in the test partition and none for
+the local rules, that the local rules' outputs exist, and that both runs wrote the same metric rows: every value equal except the
 provenance columns and the timing metrics (workflows/tolerances.yaml `ignore:`), which depend on
 when and where a job ran.
 
@@ -47,14 +48,15 @@ SLURM_PROFILE = ROOT / "workflows/profiles/slurm"
 TOLERANCES = ROOT / "workflows/tolerances.yaml"
 CLUSTER = "dsbench_test"
 PARTITION = "dsbench_test"
-RULES = {"make_data", "train", "evaluate", "aggregate", "figures", "report"}  # report: the DAG ends with it
+RULES = {"make_data", "train", "evaluate"}  # each a SLURM job
+LOCAL_RULES = {"aggregate", "figures", "report"}  # `localrules`: run by Snakemake itself, no queued job
 SLURM_BINARIES = ("slurmctld", "slurmd", "slurmdbd", "sbatch", "sacct", "sacctmgr", "munged", "mariadbd")
 EXPERIMENT = {
     "datasets": {"synthcity": {"generate": True, "split_sizes": {"train": 4, "val": 2}, "size": "32x64", "seed": 0}},
     "methods": {"uniform": {"method": "uniform"}},
     "resolutions": ["16x32"],
     "train": {"iters": 2, "batch_size": 2, "lr": 0.001, "checkpoint_every": 2},
-    "superpixels": {},  # the five rules of RULES only
+    "superpixels": {},  # the rules of RULES and LOCAL_RULES only
 }
 # Both runs: the tiny experiment on CPU, one torch thread per job (the node has 2 CPUs).
 CONFIG = ("--configfile", "tiny.yaml", "--config", "experiment=tiny", "device=cpu", "threads_per_job=1")
@@ -177,3 +179,6 @@ def test_dag_through_slurm_matches_local_run(tmp_path, slurm_cluster):
     assert len(on_slurm) > 0 and {"miou", "train_loss", "macs"} <= set(on_slurm["metric"])
     pd.testing.assert_frame_equal(on_slurm, on_local, check_exact=True)
     assert (slurm_dir / "results/figures/cost_curves.png").stat().st_size > 0
+    assert (slurm_dir / "results/report/verdicts.csv").stat().st_size > 0
+    # The local rules ran in the Snakemake process, not as jobs (sacct named only RULES above).
+    assert all(f"localrule {rule}:" in slurm.stdout + slurm.stderr for rule in LOCAL_RULES)
