@@ -59,7 +59,7 @@ def test_default_matrix_is_the_one_before_grids():
                                "class_weights": "inverse_sqrt_frequency"}
     assert matrix["methods"]["edge_based"] == {
         "method": "edge_based",
-        "prepare": {"size_in": "32x64", "size_out": "8x16", "iters": 150, "batch_size": 16, "lam": 1.0, "features": 64}}
+        "prepare": {"size_in": "32x64", "size_out": "8x16", "iters": 120, "batch_size": 16, "lam": 1.0, "features": 64}}
     assert matrix["methods"]["edge_sim_r1"] == {"method": "edge_sim", "options": {"radius": 1}}
     assert "prepare_override" not in matrix
 
