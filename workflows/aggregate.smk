@@ -2,7 +2,8 @@
 
 
 # Local on a cluster: reading the runs' CSVs takes seconds, not worth a queued job.
-localrules: aggregate
+localrules:
+    aggregate,
 
 
 rule aggregate:

@@ -21,7 +21,8 @@ if FIGURES_ONLY:
 
 
 # Local on a cluster (torch-free, ~25 s of plotting): no queued job for it.
-localrules: figures
+localrules:
+    figures,
 
 
 rule figures:

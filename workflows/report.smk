@@ -12,7 +12,8 @@ ALL_TARGETS += REPORT_OUTPUTS
 
 
 # Local on a cluster (torch-free, ~20 s): no queued job for it.
-localrules: report
+localrules:
+    report,
 
 
 rule report:
