@@ -33,7 +33,19 @@ def seed_everything(seed: int, device: torch.device) -> None:
         torch.backends.cudnn.benchmark = True
     else:
         os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
+        use_deterministic_kernels()
+
+
+def use_deterministic_kernels() -> None:
+    """``torch.use_deterministic_algorithms(True, warn_only=True)`` without its import of
+    ``torch._inductor.config`` (2.5 s a process here: a sixth of a short DAG job), which it needs
+    only to set the compiler's flag, and nothing here compiles.
+    The ATen flag, the one that picks the kernels, is set the same; the public call is the fallback."""
+    set_aten_flag = getattr(torch._C, "_set_deterministic_algorithms", None)
+    if set_aten_flag is None:
         torch.use_deterministic_algorithms(True, warn_only=True)
+    else:
+        set_aten_flag(True, warn_only=True)
 
 
 def describe_device(device: torch.device) -> str:

@@ -1,6 +1,6 @@
-"""Loading the registries (what every Snakemake start does to check the config's names) does not
-import timm, nor the torchvision and torch._dynamo that timm pulls in (about 3 s a start);
-building an encoder does."""
+"""Start-up costs of the DAG's processes. Loading the registries (what every Snakemake start does to
+check the config's names) does not import timm, nor the torchvision and torch._dynamo that timm
+pulls in (about 3 s a start); building an encoder does. CPU seeding does not import the compiler."""
 import subprocess
 import sys
 from pathlib import Path
@@ -26,3 +26,21 @@ def test_registries_load_without_timm_and_an_encoder_brings_it():
                           env={"PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin", "OMP_NUM_THREADS": "1"})
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert proc.stdout.split("\n")[:2] == ["[]", "True"]
+
+
+DETERMINISM_PROBE = """
+import sys, torch
+from benchmark.engine.device import seed_everything
+seed_everything(0, torch.device("cpu"))
+print(torch.are_deterministic_algorithms_enabled(), torch.is_deterministic_algorithms_warn_only_enabled(),
+      "torch._inductor.config" in sys.modules)
+"""
+
+
+def test_cpu_seeding_sets_the_deterministic_kernels_without_importing_the_compiler():
+    """As ``torch.use_deterministic_algorithms(True, warn_only=True)`` sets them, minus its 2.5 s import
+    of torch._inductor.config."""
+    proc = subprocess.run([sys.executable, "-c", DETERMINISM_PROBE], cwd=ROOT, capture_output=True, text=True,
+                          env={"PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin", "OMP_NUM_THREADS": "1"})
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert proc.stdout.split() == ["True", "True", "False"]
